@@ -1,0 +1,63 @@
+"""Twin's exception types.
+
+Every failure Twin raises on purpose is a :class:`TwinError`. Subclasses carry the data that
+describes what went wrong as attributes, so callers decide what happened from those attributes,
+never by matching message text.
+"""
+
+from __future__ import annotations
+
+__all__ = ["TwinError", "ModelError", "ParseError"]
+
+
+class TwinError(Exception):
+    """Base class of every error Twin raises on purpose."""
+
+
+class ModelError(TwinError):
+    """A network model is inconsistent or refers to something that does not exist.
+
+    ``component`` is the table (``"line"``, ``"bus"``...), ``element`` the id of the offending row,
+    ``field`` the column, and ``fix`` a one-line hint for the engineer.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        component: str = "",
+        element: str = "",
+        field: str = "",
+        fix: str = "",
+    ) -> None:
+        self.component = component
+        self.element = element
+        self.field = field
+        self.fix = fix
+        where = f"{component} {element}".strip()
+        text = f"{where}: {message}" if where else message
+        if fix:
+            text = f"{text} ({fix})"
+        super().__init__(text)
+
+
+class ParseError(ModelError):
+    """A model file could not be read: carries the file, 1-based line number and element."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str,
+        line: int,
+        element: str = "",
+        fix: str = "",
+    ) -> None:
+        self.file = file
+        self.line = line
+        self.message = message
+        super().__init__(message, element=element, fix=fix)
+        where = f"{file}:{line}"
+        if element:
+            where = f"{where}: {element}"
+        self.args = (f"{where}: {message}" + (f" ({fix})" if fix else ""),)
