@@ -198,3 +198,10 @@ def test_downstream_customers_match_brute_force(case):
     # independent loops (the ground node ties the sources): closed live edges + sources - live buses
     live_edges = sum(1 for _, a, b in closed if a in before)
     assert len(topo.loops()) == live_edges + len(sources) - len(before)
+
+
+def test_serving_transformer_only_for_secondary_customers():
+    from twin.grid.topology import serving_transformers
+
+    net = two_feeders()
+    assert serving_transformers(net).tolist() == ["T1", "T1", "", ""]

@@ -42,7 +42,7 @@ from twin.errors import ModelError
 from twin.grid.network import Network
 from twin.grid.schema import PROTECTIVE_KINDS, SwitchKind
 
-__all__ = ["Topology", "build_topology", "parse_ref", "EDGE_TABLES"]
+__all__ = ["Topology", "build_topology", "serving_transformers", "parse_ref", "EDGE_TABLES"]
 
 EDGE_TABLES = ("line", "switch", "transformer")
 _POINT_TABLES = ("load", "capacitor", "generator", "source", "service_point")
@@ -90,6 +90,7 @@ class Topology:
     transformer_above: np.ndarray  # int per bus: row of the nearest upstream transformer, -1
     customer_order: np.ndarray  # service_point rows sorted by their bus's ``tin``
     customer_tin: np.ndarray  # ``tin`` of those customers (sorted), for range look-ups
+    transformer_edges: np.ndarray  # (n_transformer, 2) edge indices of windings 2 and 3, -1 if none
 
     # -- element look-up ----------------------------------------------------------------------
 
@@ -99,7 +100,12 @@ class Topology:
         if table not in EDGE_TABLES:
             raise ModelError(f"{ref} is not a line, switch or transformer", element=id_, component=table)
         row = self.net.table(table).position(id_)
-        return np.flatnonzero((self.edge_table == table) & (self.edge_row == row))
+        if table == "line":
+            return np.array([row])
+        if table == "switch":
+            return np.array([len(self.net.line) + row])
+        edges = self.transformer_edges[row]
+        return edges[edges >= 0]
 
     def bus_of(self, ref: str) -> int:
         """The bus row an element hangs below: its own bus for buses and point elements, the
@@ -260,11 +266,15 @@ def build_topology(net: Network, *, normal: bool = False, switch_open: np.ndarra
     line, sw, xf = net.line, net.switch, net.transformer
     add("line", np.arange(len(line)), line["from_bus"], line["to_bus"], line["phases"], line["in_service"])
     add("switch", np.arange(len(sw)), sw["from_bus"], sw["to_bus"], sw["phases"], ~np.asarray(switch_open, bool))
+    transformer_edges = np.full((len(xf), 2), -1, dtype=np.int64)
+    n_edges = len(line) + len(sw)
     for k in (1, 2):
         present = (xf["n_windings"] > k) & (xf["bus"][:, k] != "") & (xf["bus"][:, k] != xf["bus"][:, 0])
         if k == 2:  # a centre-tap's third winding usually shares the second winding's bus
             present &= xf["bus"][:, 2] != xf["bus"][:, 1]
         row = np.flatnonzero(present)
+        transformer_edges[row, k - 1] = n_edges + np.arange(len(row))
+        n_edges += len(row)
         add("transformer", row, xf["bus"][row, 0], xf["bus"][row, k], xf["phases"][row, 0],
             np.ones(len(row), bool))
 
@@ -322,6 +332,7 @@ def build_topology(net: Network, *, normal: bool = False, switch_open: np.ndarra
         transformer_above=transformer_above,
         customer_order=customer_order,
         customer_tin=key[customer_order],
+        transformer_edges=transformer_edges,
     )
 
 
@@ -472,3 +483,15 @@ def _propagate(
         else:
             fdr[v], headless[v] = fdr[p], headless[p]
     return (np.array(fdr, dtype=object), np.array(prot, dtype=np.int64), np.array(xfa, dtype=np.int64))
+
+
+def serving_transformers(net: Network) -> np.ndarray:
+    """Id of the transformer serving each service point under normal switch states: the nearest
+    transformer above its bus when the bus is a secondary (below 1 kV); '' for primary-metered
+    customers and customers no transformer reaches."""
+    topo = build_topology(net, normal=True)
+    sp_bus = net.bus.index(net.service_point["bus"].tolist())
+    above = topo.transformer_above[sp_bus]
+    secondary = net.bus["v_nom_v"][sp_bus] < 1000.0
+    ids = np.where(above >= 0, net.transformer.ids[np.maximum(above, 0)] if len(net.transformer) else "", "")
+    return np.where(secondary, ids, "").astype(object)
