@@ -30,6 +30,7 @@ class ModelError(TwinError):
         field: str = "",
         fix: str = "",
     ) -> None:
+        self.message = message
         self.component = component
         self.element = element
         self.field = field
@@ -52,11 +53,12 @@ class ParseError(ModelError):
         line: int,
         element: str = "",
         fix: str = "",
+        component: str = "",
+        field: str = "",
     ) -> None:
         self.file = file
         self.line = line
-        self.message = message
-        super().__init__(message, element=element, fix=fix)
+        super().__init__(message, component=component, element=element, field=field, fix=fix)
         where = f"{file}:{line}"
         if element:
             where = f"{where}: {element}"

@@ -105,7 +105,8 @@ class Network:
             from twin.grid.schema import SwitchKind
 
             kinds, counts = np.unique(self.switch["kind"], return_counts=True)
-            switch_kinds = {SwitchKind(int(k)).name: int(c) for k, c in zip(kinds, counts)}
+            names = {int(k): k.name for k in SwitchKind}
+            switch_kinds = {names.get(int(k), f"unknown kind {int(k)}"): int(c) for k, c in zip(kinds, counts)}
         phases = self.bus["phases"].astype(np.int64)
         return {
             "name": self.name,

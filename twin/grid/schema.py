@@ -10,12 +10,15 @@ Conventions
 * SI units inside the engine: volts, amperes, ohms, siemens, watts, vars, volt-amperes, metres,
   seconds, radians. A column in any other unit says so in its name (``r_pct``, ``tap_pu``).
   Voltages of buses, windings and equipment ratings are line-to-line for three-phase and
-  two-phase equipment and the winding/element voltage for single-phase equipment, as in OpenDSS.
+  two-phase equipment and the winding/element voltage for single-phase equipment, as in OpenDSS;
+  on a split-phase (120/240 V) bus they are leg to leg (240 V).
 * Phases are :class:`Phase` bit flags. A per-phase quantity has a trailing axis of length 3
   indexed by *node slot*: slot 0, 1, 2 are phases A, B, C on a primary bus and legs 1, 2 (slot 0,
   1) on a split-phase secondary bus. For delta-connected loads and capacitors the slots are the
   branches A-B, B-C, C-A (legs 1-2 in slot 0 on a split-phase bus).
-* Impedance matrices are 3x3 over the same slots; rows and columns of absent phases are zero.
+* A line code's 3x3 matrices are over *conductor positions* 0..n_phases-1 (unused rows and
+  columns zero); a line maps position k to its k-th phase in ascending order (A, B, C or S1, S2).
+  A line whose conductors meet the phases in another order gets a permuted copy of the code.
 * Transformer winding data has a trailing winding axis of length 3 (windings 1, 2, 3); a
   two-winding transformer leaves the third empty.
 
@@ -445,7 +448,7 @@ SCHEMAS: dict[str, TableSchema] = {
                 Field("meter", "str", "AMI meter id", required=True),
                 Field("transformer", "str", "service transformer ('' for primary-metered)", ref="transformer"),
                 _bus("bus", "bus the service is fed from"),
-                Field("load", "str", "load that represents this customer's demand ('' if aggregated)",
+                Field("load", "str", "load that carries this customer's demand (shared when aggregated)",
                       ref="load"),
                 Field("name", "str", "customer name"),
                 Field("address", "str", "service address"),

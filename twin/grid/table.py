@@ -80,7 +80,7 @@ class Table:
         columns: dict[str, Any] = {}
         for f in schema.fields:
             if any(f.name in r for r in rows):
-                fill = f.fill()
+                fill = np.broadcast_to(np.asarray(f.fill(), dtype=f.dtype), f.shape)
                 columns[f.name] = [r.get(f.name, fill) for r in rows]
         return cls(schema, columns, n=n)
 
@@ -225,9 +225,9 @@ def _coerce(f: Field, values: Any, n: int, table: str) -> np.ndarray:
         if f.kind == "str":
             arr = np.empty(np.shape(values), dtype=object)
             arr[...] = values
-            if arr.size:
+            flat = arr.reshape(-1)
+            if flat.size and pd.api.types.infer_dtype(flat, skipna=False) != "string":
                 # One representation of "missing": the empty string (files give NaN or None).
-                flat = arr.reshape(-1)
                 for k, v in enumerate(flat):
                     if not isinstance(v, str):
                         flat[k] = "" if v is None or (isinstance(v, float) and v != v) else str(v)
