@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import networkx as nx
-import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -205,3 +204,28 @@ def test_serving_transformer_only_for_secondary_customers():
 
     net = two_feeders()
     assert serving_transformers(net).tolist() == ["T1", "T1", "", ""]
+
+
+def test_a_bank_of_single_phase_units_is_one_device_not_a_loop():
+    units = [{"id": f"VR-{p.name}", "kind": TransformerKind.single_phase, "bus": ["a", "b", ""],
+              "phases": [p, p, 0], "v_rated_v": [7200.0, 7200.0, 0.0], "s_rated_va": [1e6] * 3,
+              "x_hl_pct": 0.1} for p in (Phase.A, Phase.B, Phase.C)]
+    net = network(
+        bus=[{"id": b, "v_nom_v": 12470.0, "phases": Phase.ABC} for b in ("a", "b")],
+        source=[{"id": "S", "bus": "a", "v_nom_v": 12470.0}],
+        transformer=units,
+        line=[{"id": "X", "from_bus": "b", "to_bus": "c"},
+              # single-phase switches on different phases between the same buses: one device
+              {"id": "J", "from_bus": "c", "to_bus": "d", "phases": Phase.A}],
+        switch=[{"id": "K", "from_bus": "c", "to_bus": "d", "phases": Phase.B, "kind": SwitchKind.fuse}],
+        service_point=[{"id": "C", "meter": "m", "bus": "c"}, {"id": "D", "meter": "m", "bus": "d"}],
+    )
+    topo = build_topology(net)
+    assert topo.loops() == []
+    for unit in ("VR-A", "VR-B", "VR-C"):
+        assert customers(topo, f"transformer.{unit}") == ["C", "D"]
+    assert customers(topo, "switch.K") == ["D"] and customers(topo, "line.J") == ["D"]
+    # without the bank name, two units on the same phase are parallel paths: a real loop
+    net.transformer["bank"][:] = ""
+    net.transformer["phases"][:] = [Phase.A, Phase.A, 0]
+    assert len(build_topology(net).loops()) == 2

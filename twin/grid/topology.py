@@ -83,6 +83,7 @@ class Topology:
     tin: np.ndarray  # int per bus: position in ``order``, -1 when de-energised
     size: np.ndarray  # int per bus: buses in its subtree (itself included), 0 when de-energised
     edge_on_loop: np.ndarray  # bool per edge: closed and on a loop (opening it de-energises nothing)
+    bundle_of: np.ndarray  # int per edge: the tree edge a parallel unit is bundled with, else itself
     chords: np.ndarray  # edge indices of closed edges outside the forest (-1: a second source)
     chord_ends: np.ndarray  # (k, 2) bus rows closing each loop
     feeder: np.ndarray  # object per bus: feeder-head breaker id, else the source id, '' when dead
@@ -154,7 +155,7 @@ class Topology:
     def _cut_children(self, ref: str) -> list[int]:
         """Child-side bus rows of the element's bridge edges in the forest."""
         children = []
-        for e in self.edges_of(ref):
+        for e in self.bundle_of[self.edges_of(ref)]:
             if not self.edge_closed[e] or self.edge_on_loop[e]:
                 continue
             a, b = int(self.edge_from[e]), int(self.edge_to[e])
@@ -288,6 +289,11 @@ def build_topology(net: Network, *, normal: bool = False, switch_open: np.ndarra
     source_bus = _bus_rows(bus_index, net.source["bus"], "source", net.source.ids)
     forest = _spanning_forest(n_bus, edge_from, edge_to, edge_closed, source_bus)
     order, parent_bus, parent_edge, tin, size, energised, chords, chord_ends = forest
+    banked = np.zeros(len(edge_table), dtype=bool)
+    is_xf = edge_table == "transformer"
+    banked[is_xf] = xf["bank"][edge_row[is_xf]] != ""
+    bundle_of, real = _bundle(chords, chord_ends, parent_bus, parent_edge, edge_phases, banked)
+    chords, chord_ends = chords[real], chord_ends[real]
 
     on_loop = np.zeros(len(edge_table), dtype=bool)
     topo_partial = dict(parent_bus=parent_bus, parent_edge=parent_edge)
@@ -295,6 +301,7 @@ def build_topology(net: Network, *, normal: bool = False, switch_open: np.ndarra
         for e in _path_edges(topo_partial, u, v):
             on_loop[e] = True
     on_loop[chords[chords >= 0]] = True
+    on_loop = on_loop[bundle_of]
 
     closed_idx = np.flatnonzero(edge_closed)
     graph = coo_matrix(
@@ -325,6 +332,7 @@ def build_topology(net: Network, *, normal: bool = False, switch_open: np.ndarra
         tin=tin,
         size=size,
         edge_on_loop=on_loop,
+        bundle_of=bundle_of,
         chords=chords,
         chord_ends=chord_ends,
         feeder=feeder,
@@ -404,6 +412,40 @@ def _spanning_forest(
         chord_edges = np.concatenate([chord_edges, np.full(len(ties), -1)])
         chord_ends = np.concatenate([chord_ends, np.array(ties, dtype=np.int64)])
     return order, parent_bus, parent_edge, tin, size, energised, chord_edges.astype(np.int64), chord_ends
+
+
+def _bundle(
+    chords: np.ndarray,
+    ends: np.ndarray,
+    parent_bus: np.ndarray,
+    parent_edge: np.ndarray,
+    phases: np.ndarray,
+    banked: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Fold parallel units that make one connection into the tree edge they run beside.
+
+    A parallel edge between the same two buses joins the tree edge's connection, and closes no
+    loop, unless it shares a phase with another edge there and neither is a transformer of a named
+    bank: three single-phase regulators, an open-delta pair and its jumper, or single-phase
+    switches on different phases are one device.
+    Returns ``bundle_of`` (per edge) and a mask of the chords that still close real loops.
+    """
+    bundle_of = np.arange(len(phases), dtype=np.int64)
+    real = np.ones(len(chords), dtype=bool)
+    groups: dict[tuple[int, int], list[int]] = {}
+    for k, (c, (u, v)) in enumerate(zip(chords.tolist(), ends.tolist())):
+        if c >= 0:
+            groups.setdefault((min(u, v), max(u, v)), []).append(k)
+    for (u, v), members in groups.items():
+        tree = parent_edge[v] if parent_bus[v] == u else parent_edge[u] if parent_bus[u] == v else -1
+        if tree < 0:
+            continue
+        edges = [int(tree)] + [int(chords[k]) for k in members]
+        for k, e in zip(members, edges[1:]):
+            if not any(phases[e] & phases[f] and not (banked[e] or banked[f]) for f in edges if f != e):
+                bundle_of[e] = tree
+                real[k] = False
+    return bundle_of, real
 
 
 def _root_of(parent_bus: np.ndarray, b: int) -> int:

@@ -16,9 +16,8 @@ customer-transformer   warning          a service point's transformer is not the
 topology-error         error            the topology could not be built at all
 =====================  ===============  ========================================================
 
-A loop is counted on a phase only if every element around it carries that phase, and parallel
-single-phase transformers between two buses operated as a bank (one regulator per phase, or an
-open-delta pair sharing a phase) are one device, not a loop.
+A loop is counted on a phase only if every element around it carries that phase; parallel units
+operated as one device (a regulator bank, an open-delta pair) are folded by the topology itself.
 """
 
 from __future__ import annotations
@@ -90,7 +89,7 @@ def check_loops(net: Network, ctx: Context) -> list[Finding]:
     out = []
     for refs in topo.loops():
         common = _common_phases(topo.net, refs)
-        if not common or _is_bank(topo.net, refs):
+        if not common:
             continue
         sources = [r for r in refs if r.startswith("source.")]
         kind = "sources in parallel" if sources else f"closed loop on phases {phase_text(common)}"
@@ -111,36 +110,6 @@ def _common_phases(tnet: Network, refs: list[str]) -> int:
             ph = t["phases"][t.position(id_)]
             common &= int(ph[0] if table == "transformer" else ph)
     return common
-
-
-def _is_bank(tnet: Network, refs: list[str]) -> bool:
-    """True for parallel single-phase transformers between two buses operated as one bank, and a
-    jumper carrying the phase all the bank's units share (the common leg of an open-delta
-    regulator). A bank is named by ``bank`` or has its units on distinct phases."""
-    parsed = [parse_ref(r) for r in refs]
-    ends = set()
-    for table, id_ in parsed:
-        if table not in EDGE_TABLES:
-            return False
-        t = tnet.table(table)
-        row = t.position(id_)
-        pair = t["bus"][row, :2] if table == "transformer" else (t["from_bus"][row], t["to_bus"][row])
-        ends.add(tuple(sorted(pair)))
-    if len(ends) != 1:
-        return False
-    (pair,) = ends
-    xf = tnet.transformer
-    units = np.flatnonzero((np.sort(xf["bus"][:, :2].astype(str), axis=1) == np.array(pair, dtype=str)).all(axis=1))
-    if len(units) < 2 or not any(table == "transformer" for table, _ in parsed):
-        return False
-    banks = set(xf["bank"][units].tolist())
-    phases = xf["phases"][units, 0].astype(np.int64)
-    disjoint = int(np.bitwise_or.reduce(phases)).bit_count() == sum(int(p).bit_count() for p in phases)
-    if not ((len(banks) == 1 and "" not in banks) or disjoint):
-        return False
-    shared = int(np.bitwise_and.reduce(phases))
-    jumpers = [tnet.table(t)["phases"][tnet.table(t).position(i)] for t, i in parsed if t != "transformer"]
-    return all(shared and (int(p) & ~shared) == 0 for p in jumpers)
 
 
 def _phases_at(topo: Topology, edges: np.ndarray, bus: np.ndarray) -> np.ndarray:
