@@ -49,10 +49,54 @@ def step_load(ctx: dict[str, Any]) -> None:
     ctx["loaded"] = load_native(ctx["folder"])
 
 
+def step_topology(ctx: dict[str, Any]) -> None:
+    """build_topology: the one-off preparation behind every connectivity question."""
+    from twin.grid.topology import build_topology
+
+    ctx["topology"] = build_topology(ctx["loaded"])
+
+
+def step_queries(ctx: dict[str, Any]) -> None:
+    """"Which customers lose power if device X opens": every switch and 2,000 random lines and
+    transformers, timed one by one (microseconds per question in the metrics)."""
+    import numpy as np
+
+    topo, net = ctx["topology"], ctx["loaded"]
+    rng = np.random.default_rng(ctx["seed"])
+    refs = [f"switch.{i}" for i in net.switch.ids]
+    refs += [f"line.{i}" for i in rng.choice(net.line.ids, min(1000, len(net.line)), replace=False)]
+    refs += [f"transformer.{i}" for i in rng.choice(net.transformer.ids, min(1000, len(net.transformer)),
+                                                    replace=False)]
+    times = np.empty(len(refs))
+    lost = 0
+    for k, ref in enumerate(refs):
+        start = time.perf_counter()
+        lost += len(topo.customers_downstream(ref))
+        times[k] = time.perf_counter() - start
+    ctx.setdefault("metrics", {}).update({
+        "questions": len(refs),
+        "query_us_mean": float(times.mean() * 1e6),
+        "query_us_p99": float(np.percentile(times, 99) * 1e6),
+        "query_us_max": float(times.max() * 1e6),
+        "customers_per_question": lost / len(refs),
+    })
+
+
+def step_validate(ctx: dict[str, Any]) -> None:
+    """validate: every rule of the model validator, topology included."""
+    from twin.grid.validate import validate
+
+    report = validate(ctx["loaded"])
+    ctx.setdefault("metrics", {})["validation_findings"] = len(report.findings)
+
+
 STEPS: list[tuple[str, Callable[[dict[str, Any]], None]]] = [
     ("generate", step_generate),
     ("save", step_save),
     ("load", step_load),
+    ("topology", step_topology),
+    ("queries", step_queries),
+    ("validate", step_validate),
 ]
 
 
@@ -74,6 +118,7 @@ def run_size(customers: int, seed: int, folder: Path) -> dict[str, Any]:
     result["disk_mib"] = sum(f.stat().st_size for f in folder.iterdir()) / 2**20
     if "loaded" in ctx:
         result["round_trip_equal"] = bool(ctx["loaded"].equals(net))
+    result["metrics"] = ctx.get("metrics", {})
     return result
 
 
@@ -101,6 +146,13 @@ def report(results: list[dict[str, Any]]) -> str:
         lines.append(" | ".join([f"{r['customers']:,}", *(f"{r['seconds'][s]:.2f}" for s in steps),
                                  *(f"{r['peak_mib'][s]:,.0f}" for s in steps), f"{r['disk_mib']:,.0f}",
                                  str(r.get("round_trip_equal", ""))]))
+    lines += ["", "customers | questions | us per question (mean) | p99 | max | customers out per question",
+              "--- | --- | --- | --- | --- | ---"]
+    for r in results:
+        m = r.get("metrics", {})
+        if "questions" in m:
+            lines.append(f"{r['customers']:,} | {m['questions']:,} | {m['query_us_mean']:.1f} | "
+                         f"{m['query_us_p99']:.1f} | {m['query_us_max']:.1f} | {m['customers_per_question']:,.0f}")
     tables = list(results[0]["rows"])
     lines += ["", " | ".join(["table", *(f"{r['customers']:,}" for r in results)]),
               " | ".join("---" for _ in range(len(results) + 1))]

@@ -249,6 +249,8 @@ def build_topology(net: Network, *, normal: bool = False, switch_open: np.ndarra
     """
     n_bus = len(net.bus)
     bus_index = net.bus._lookup()
+    for name in (*EDGE_TABLES, *_POINT_TABLES):  # id look-ups for the queries, built once here
+        net.table(name)._lookup()
     if switch_open is None:
         switch_open = net.switch["normal_open"] if normal else net.switch["open"]
     elif len(switch_open) != len(net.switch):
