@@ -13,9 +13,6 @@ from twin.grid.native import load_native, save_native
 from twin.grid.network import Network
 from twin.grid.schema import CustomerClass, LineKind, Phase, SwitchKind, TransformerKind
 from twin.world.territory import (
-    _CU_14,
-    _Conductor,
-    _concentric_neutral,
     generate_command,
     generate_territory,
     standard_line_codes,
@@ -206,21 +203,23 @@ def test_too_small_territory_is_refused() -> None:
         generate_territory(50, seed=1)
 
 
-def test_line_constants_match_kersting() -> None:
-    """336 ACSR on ID-500 spacing is Kersting's example 4.1; the cable method his example 4.2."""
+def test_line_codes_fill_their_phase_slots() -> None:
     codes = standard_line_codes()
-    k = codes.position("336ACSR-3PH-OH")
-    z = (codes["r_ohm_per_m"][k] + 1j * codes["x_ohm_per_m"][k]) * 1609.344
-    kersting_41 = np.array([[0.4576 + 1.0780j, 0.1560 + 0.5017j, 0.1535 + 0.3849j],
-                            [0.1560 + 0.5017j, 0.4666 + 1.0482j, 0.1580 + 0.4236j],
-                            [0.1535 + 0.3849j, 0.1580 + 0.4236j, 0.4615 + 1.0651j]])
-    np.testing.assert_allclose(z, kersting_41, atol=1e-4)
-    z42, y42 = _concentric_neutral([0.0, 0.5, 1.0], _Conductor(0.0171, 0.41, 0.567), _CU_14, 13, 1.29)
-    kersting_42 = np.array([[0.7982 + 0.4463j, 0.3192 + 0.0328j, 0.2849 - 0.0143j],
-                            [0.3192 + 0.0328j, 0.7891 + 0.4041j, 0.3192 + 0.0328j],
-                            [0.2849 - 0.0143j, 0.3192 + 0.0328j, 0.7982 + 0.4463j]])
-    np.testing.assert_allclose(z42, kersting_42, atol=1e-4)
-    assert y42[0, 0] == pytest.approx(96.5569, rel=1e-3)
     for i, n in enumerate(codes["n_phases"].tolist()):
         r = codes["r_ohm_per_m"][i]
         assert (r[:n, :n] > 0).all() and not r[n:, :].any() and not r[:, n:].any()
+
+
+def test_trunk_conductor_is_kerstings_example_4_1() -> None:
+    # Kersting, Distribution System Modeling and Analysis, example 4.1: 336,400 26/7 ACSR phases,
+    # 4/0 ACSR neutral on the ID-500 crossarm; the phase impedance matrix in ohm/mile.
+    from twin.grid.line_constants import MILE_M
+    from twin.world.territory import standard_line_codes
+
+    codes = standard_line_codes()
+    row = codes.position("336ACSR-3PH-OH")
+    z = (codes["r_ohm_per_m"][row] + 1j * codes["x_ohm_per_m"][row]) * MILE_M
+    expect = np.array([[0.4576 + 1.0780j, 0.1560 + 0.5017j, 0.1535 + 0.3849j],
+                       [0.1560 + 0.5017j, 0.4666 + 1.0482j, 0.1580 + 0.4236j],
+                       [0.1535 + 0.3849j, 0.1580 + 0.4236j, 0.4615 + 1.0651j]])
+    assert np.abs(z - expect).max() < 2e-4

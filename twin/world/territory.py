@@ -59,14 +59,14 @@ as suburban ones, urban feeders a little more. Feeders radiate from their substa
 evenly spaced directions; laterals run across the trunk like side streets; a customer's bus lies
 beside its transformer.
 
-Line constants
---------------
-Overhead and cable impedances are computed once with the modified Carson equations and Kron
-reduction of the neutral (W. H. Kersting, *Distribution System Modeling and Analysis*, ch. 4 and
-5; 60 Hz, earth resistivity 100 ohm-m; conductor data from its appendix A). The 336 ACSR
-construction is Kersting's example 4.1 and reproduces its published matrix; the concentric
-neutral method reproduces his example 4.2. A line code's matrices occupy slots ``0..n_phases-1``;
-a line maps them onto its own phases in order, as OpenDSS does.
+Line codes
+----------
+Overhead, cable and triplex impedances and susceptances are computed once by
+:mod:`twin.grid.line_constants` (the modified Carson equations with Kron reduction of the
+neutral, W. H. Kersting, *Distribution System Modeling and Analysis*, ch. 4 and 5) from the
+conductor data of :mod:`twin.grid.conductors`. The 336 ACSR trunk is Kersting's example 4.1
+construction and reproduces its published phase impedance matrix. A line code's matrices occupy
+slots ``0..n_phases-1``; a line maps them onto its own phases in order, as OpenDSS does.
 
 Randomness
 ----------
@@ -88,6 +88,23 @@ from typing import Any
 
 import numpy as np
 
+from twin.grid.conductors import (
+    AA_4_0,
+    AA_750,
+    ACSR_1_0,
+    ACSR_4_0,
+    ACSR_336_400,
+    CN_1_0AA_FULL,
+    CN_1000AA_THIRD,
+)
+from twin.grid.line_constants import (
+    concentric_neutral_impedance,
+    concentric_neutral_susceptance,
+    overhead_impedance,
+    overhead_susceptance,
+    sequence_impedances,
+    triplex_impedance,
+)
 from twin.grid.native import save_native
 from twin.grid.network import Network
 from twin.grid.schema import (
@@ -122,124 +139,43 @@ CRITICAL_SHARE = 0.002
 NON_RESIDENTIAL_TRANSFORMER_SHARE = 0.12  # their customers: 11/12 commercial, 1/12 industrial
 
 
-# -- line constants -----------------------------------------------------------------------------
-
-_MILE_M = 1609.344
-
-
-@dataclass(frozen=True)
-class _Conductor:
-    """Conductor data as Kersting's appendix A gives it: GMR (ft), resistance at 50 C (ohm/mile)."""
-
-    gmr_ft: float
-    r_ohm_per_mile: float
-    diameter_in: float
-
-
-_ACSR_336 = _Conductor(0.0244, 0.306, 0.721)  # 336,400 26/7 ACSR
-_ACSR_4_0 = _Conductor(0.00814, 0.592, 0.563)  # 4/0 6/1 ACSR
-_ACSR_1_0 = _Conductor(0.00446, 1.12, 0.398)  # 1/0 6/1 ACSR
-_AA_1000 = _Conductor(0.0368, 0.105, 1.15)  # 1000 kcmil AA, 37 strands
-_AA_750 = _Conductor(0.0289, 0.1288, 0.998)  # 750 kcmil AA, 37 strands
-_AA_4_0 = _Conductor(0.0158, 0.484, 0.522)  # 4/0 AA, 7 strands
-_AA_1_0 = _Conductor(0.0111, 0.97, 0.368)  # 1/0 AA, 7 strands
-_CU_10 = _Conductor(0.00331, 5.90, 0.1019)  # #10 solid copper (concentric neutral strand)
-_CU_14 = _Conductor(0.00208, 14.8722, 0.0641)  # #14 solid copper
-
-
-def _carson(xy_ft: Sequence[tuple[float, float]], wires: Sequence[_Conductor], n_phase: int) -> np.ndarray:
-    """Phase impedance matrix (ohm/mile) of overhead wires, neutrals (after the phases) Kron-reduced.
-
-    Modified Carson: z_ii = r_i + 0.09530 + j0.12134 (ln 1/GMR_i + 7.93402),
-    z_ij = 0.09530 + j0.12134 (ln 1/D_ij + 7.93402), at 60 Hz and 100 ohm-m.
-    """
-    xy = np.asarray(xy_ft, dtype=float)
-    d = np.hypot(xy[:, None, 0] - xy[None, :, 0], xy[:, None, 1] - xy[None, :, 1])
-    np.fill_diagonal(d, [w.gmr_ft for w in wires])
-    z = 0.09530 + 0.12134j * (np.log(1.0 / d) + 7.93402)
-    z[np.diag_indices(len(wires))] += [w.r_ohm_per_mile for w in wires]
-    return _kron(z, n_phase)
-
-
-def _kron(m: np.ndarray, n: int) -> np.ndarray:
-    return m[:n, :n] - m[:n, n:] @ np.linalg.solve(m[n:, n:], m[n:, :n])
-
-
-def _overhead_susceptance(xy_ft: Sequence[tuple[float, float]], wires: Sequence[_Conductor],
-                          n_phase: int) -> np.ndarray:
-    """Shunt susceptance (uS/mile) from potential coefficients over the earth plane (Kersting ch. 5)."""
-    xy = np.asarray(xy_ft, dtype=float)
-    dx = xy[:, None, 0] - xy[None, :, 0]
-    image = np.hypot(dx, xy[:, None, 1] + xy[None, :, 1])
-    direct = np.hypot(dx, xy[:, None, 1] - xy[None, :, 1])
-    np.fill_diagonal(direct, [w.diameter_in / 24.0 for w in wires])
-    p = 11.17689 * np.log(image / direct)
-    return 376.9911 * np.linalg.inv(_kron(p, n_phase))
-
-
-def _concentric_neutral(x_ft: Sequence[float], phase: _Conductor, strand: _Conductor, strands: int,
-                        outside_in: float) -> tuple[np.ndarray, np.ndarray]:
-    """Impedance (ohm/mile) and susceptance (uS/mile) of side-by-side concentric-neutral cables.
-
-    The strands of each cable are one equivalent neutral on the circle of radius R through their
-    centres: GMR_cn = (GMR_s k R^(k-1))^(1/k), r_cn = r_s / k (Kersting, example 4.2).
-    """
-    n, k = len(x_ft), strands
-    radius = (outside_in - strand.diameter_in) / 24.0
-    gmr_cn = (strand.gmr_ft * k * radius ** (k - 1)) ** (1.0 / k)
-    x = np.asarray(list(x_ft) * 2, dtype=float)
-    d = np.abs(x[:, None] - x[None, :])
-    apart = d[:n, n:] > 0
-    d[:n, n:] = np.where(apart, (np.where(apart, d[:n, n:], 2 * radius) ** k - radius**k) ** (1.0 / k), radius)
-    d[n:, :n] = d[:n, n:].T
-    np.fill_diagonal(d, [phase.gmr_ft] * n + [gmr_cn] * n)
-    z = 0.09530 + 0.12134j * (np.log(1.0 / d) + 7.93402)
-    z[np.diag_indices(2 * n)] += [phase.r_ohm_per_mile] * n + [strand.r_ohm_per_mile / k] * n
-    y = 77.3619 / (math.log(radius / (phase.diameter_in / 24.0))
-                   - math.log(k * (strand.diameter_in / 24.0) / radius) / k)
-    return _kron(z, n), np.eye(n) * y
-
-
-def _triplex(conductor: _Conductor, neutral: _Conductor, insulation_in: float) -> np.ndarray:
-    """Impedance (ohm/mile) of a triplex bundle: two insulated legs twisted round a bare neutral."""
-    d12 = (conductor.diameter_in + 2 * insulation_in) / 12.0
-    d1n = ((conductor.diameter_in + neutral.diameter_in) / 2 + insulation_in) / 12.0
-    xy = [(0.0, 0.0), (d12, 0.0), (d12 / 2, math.sqrt(d1n**2 - (d12 / 2) ** 2))]
-    return _carson(xy, [conductor, conductor, neutral], 2)
+# -- line codes --------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class _Code:
     id: str
     n_phases: int
-    z_ohm_per_mile: np.ndarray
-    b_us_per_mile: np.ndarray
+    z_ohm_per_m: np.ndarray
+    b_s_per_m: np.ndarray
     rated_a: float
     emerg_a: float
 
 
 @functools.cache
 def _codes() -> tuple[_Code, ...]:
-    crossarm = [(0.0, 28.0), (2.5, 28.0), (7.0, 28.0), (4.0, 24.0)]  # Kersting ID-500, feet
+    crossarm = [(0.0, 28.0), (2.5, 28.0), (7.0, 28.0), (4.0, 24.0)]  # Kersting ID-500 (ft), 1 ft lower than his
     two = [(0.0, 28.0), (7.0, 28.0), (4.0, 24.0)]
     one = [(0.5, 29.0), (0.0, 24.0)]
     out: list[_Code] = []
     for code_id, xy, wires, n, amps in (
-        ("336ACSR-3PH-OH", crossarm, [_ACSR_336] * 3 + [_ACSR_4_0], 3, 530.0),
-        ("1/0ACSR-2PH-OH", two, [_ACSR_1_0] * 3, 2, 230.0),
-        ("1/0ACSR-1PH-OH", one, [_ACSR_1_0] * 2, 1, 230.0),
+        ("336ACSR-3PH-OH", crossarm, [ACSR_336_400] * 3 + [ACSR_4_0], 3, 530.0),
+        ("1/0ACSR-2PH-OH", two, [ACSR_1_0] * 3, 2, 230.0),
+        ("1/0ACSR-1PH-OH", one, [ACSR_1_0] * 2, 1, 230.0),
     ):
-        out.append(_Code(code_id, n, _carson(xy, wires, n), _overhead_susceptance(xy, wires, n), amps,
-                         amps * 1.25))
-    for code_id, n, phase, strand, k, outside, amps in (
-        ("1000AA-CN-3PH-UG", 3, _AA_1000, _CU_10, 20, 1.92, 505.0),  # 15 kV, 1/3 neutral, 6 in apart
-        ("1/0AA-CN-2PH-UG", 2, _AA_1_0, _CU_14, 16, 1.06, 170.0),  # 15 kV URD, full neutral
-        ("1/0AA-CN-1PH-UG", 1, _AA_1_0, _CU_14, 16, 1.06, 170.0),
+        z = overhead_impedance(xy, [w.gmr_ft for w in wires], [w.r_ohm_per_mile for w in wires], n_phases=n)
+        b = overhead_susceptance(xy, [w.diameter_in for w in wires], n_phases=n)
+        out.append(_Code(code_id, n, z, b, amps, amps * 1.25))
+    for code_id, n, cable, amps in (
+        ("1000AA-CN-3PH-UG", 3, CN_1000AA_THIRD, 505.0),  # 15 kV, 6 in apart
+        ("1/0AA-CN-2PH-UG", 2, CN_1_0AA_FULL, 170.0),  # 15 kV URD
+        ("1/0AA-CN-1PH-UG", 1, CN_1_0AA_FULL, 170.0),
     ):
-        z, y = _concentric_neutral([0.5 * i for i in range(n)], phase, strand, k, outside)
-        out.append(_Code(code_id, n, z, y, amps, amps * 1.2))
-    out.append(_Code("4/0AA-TPX", 2, _triplex(_AA_4_0, _ACSR_4_0, 0.08), np.zeros((2, 2)), 240.0, 300.0))
-    out.append(_Code("750AA-TPX", 2, _triplex(_AA_750, _ACSR_4_0, 0.08), np.zeros((2, 2)), 580.0, 700.0))
+        z = concentric_neutral_impedance([0.5 * i for i in range(n)], cable)
+        out.append(_Code(code_id, n, z, concentric_neutral_susceptance(cable, n_phases=n), amps, amps * 1.2))
+    for code_id, leg, amps, emerg in (("4/0AA-TPX", AA_4_0, 240.0, 300.0), ("750AA-TPX", AA_750, 580.0, 700.0)):
+        out.append(_Code(code_id, 2, triplex_impedance(leg, ACSR_4_0, insulation_in=0.08), np.zeros((2, 2)),
+                         amps, emerg))
     return tuple(out)
 
 
@@ -249,9 +185,9 @@ def standard_line_codes() -> Table:
     for c in _codes():
         r, x, b = (np.zeros((3, 3)) for _ in range(3))
         n = c.n_phases
-        r[:n, :n] = c.z_ohm_per_mile.real / _MILE_M
-        x[:n, :n] = c.z_ohm_per_mile.imag / _MILE_M
-        b[:n, :n] = c.b_us_per_mile * 1e-6 / _MILE_M
+        r[:n, :n] = c.z_ohm_per_m.real
+        x[:n, :n] = c.z_ohm_per_m.imag
+        b[:n, :n] = c.b_s_per_m
         rows.append({"id": c.id, "n_phases": n, "r_ohm_per_m": r, "x_ohm_per_m": x, "b_s_per_m": b,
                      "rated_a": c.rated_a, "emerg_a": c.emerg_a})
     return Table.from_rows(SCHEMAS["line_code"], rows)
@@ -1059,11 +995,8 @@ def _distinct(at: np.ndarray, stations: int) -> list[int]:
 
 
 def _positive_sequence(code_id: str) -> complex:
-    """Positive-sequence impedance (ohm/m) of a three-phase code: z_self - z_mutual, averaged."""
-    z = next(c for c in _codes() if c.id == code_id).z_ohm_per_mile
-    self_z = np.trace(z) / 3
-    mutual = (z.sum() - np.trace(z)) / 6
-    return complex(self_z - mutual) / _MILE_M
+    """Positive-sequence impedance (ohm/m) of a three-phase code, as if transposed."""
+    return sequence_impedances(next(c for c in _codes() if c.id == code_id).z_ohm_per_m)[1]
 
 
 def _neighbours(xy: np.ndarray, radius: np.ndarray) -> list[tuple[int, int]]:
