@@ -53,6 +53,13 @@ def test_frame_round_trip_and_copies():
     assert len(both) == 4 and both.ids.tolist()[-1] == "L0"
 
 
+def test_empty_table_round_trips_through_a_frame():
+    empty = Table.empty(SCHEMAS["transformer"])
+    frame = empty.to_frame()
+    assert frame.shape == (0, len(frame.columns)) and "tap_pu.3" in frame.columns
+    assert Table.from_frame(SCHEMAS["transformer"], frame).equals(empty)
+
+
 def test_bool_and_string_coercion():
     t = Table(SCHEMAS["switch"], {"id": ["s", "t"], "from_bus": ["a", "a"], "to_bus": ["b", None],
                                   "phases": [7, 7], "kind": [0, 3], "open": ["true", "no"]})

@@ -195,7 +195,7 @@ class Table:
         for f in self.schema.fields:
             arr = self._cols[f.name]
             if f.shape:
-                flat = arr.reshape(n, -1)
+                flat = arr.reshape(n, int(np.prod(f.shape)))
                 for k, c in enumerate(flat_names(f)):
                     data[c] = flat[:, k]
             else:
