@@ -12,10 +12,19 @@ abbreviated property names; ``like=``; in-line RPN arithmetic and array syntax. 
 (``Show``, ``Plot``, ``Export``...) and non-equipment objects (``EnergyMeter``, ``LoadShape``...)
 are skipped with a line in ``Network.notes``.
 
-Modules: :mod:`~twin.grid.opendss.lexer` (lines into commands, redirects followed),
-:mod:`~twin.grid.opendss.rpn` (numbers, RPN, arrays, matrices) and
-:mod:`~twin.grid.opendss.convert` (commands into objects, objects into tables: read its docstring
-for how each OpenDSS class maps onto Twin's tables, units and phase conventions).
+Modules, in the order a script goes through them:
+
+* :mod:`~twin.grid.opendss.lexer`: lines into commands, redirects followed;
+  :mod:`~twin.grid.opendss.rpn`: numbers, RPN, arrays, matrices;
+* :mod:`~twin.grid.opendss.script`: commands into objects and their assignments, against the
+  classes and properties of :mod:`~twin.grid.opendss.classes`;
+* :mod:`~twin.grid.opendss.build`: objects into tables, the steps in order (read its docstring for
+  how each OpenDSS class maps onto Twin's tables), one module per group of classes:
+  :mod:`~twin.grid.opendss.sources`, :mod:`~twin.grid.opendss.linecodes`,
+  :mod:`~twin.grid.opendss.lines`, :mod:`~twin.grid.opendss.transformers`,
+  :mod:`~twin.grid.opendss.shunts`, :mod:`~twin.grid.opendss.protection`, and
+  :mod:`~twin.grid.opendss.buses` (phases, split-phase buses, nominal voltages), all reading values
+  with :mod:`~twin.grid.opendss.values`.
 
 Anything that cannot be read raises :class:`~twin.errors.ParseError` with the file, the line
 and the element (``Line.650632``), the first one met.
@@ -27,8 +36,9 @@ from pathlib import Path
 
 from twin.errors import ModelError
 from twin.grid.network import Network
-from twin.grid.opendss.convert import interpret, to_network
+from twin.grid.opendss.build import to_network
 from twin.grid.opendss.lexer import read_script
+from twin.grid.opendss.script import interpret
 from twin.grid.topology import serving_transformers
 
 __all__ = ["load_opendss"]
