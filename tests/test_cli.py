@@ -1,0 +1,39 @@
+"""The `twin` command line, end to end on a small generated territory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from twin.cli import main
+
+
+@pytest.fixture(scope="module")
+def territory(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("cli") / "territory"
+    assert main(["generate", str(out), "--customers", "2500", "--seed", "3"]) == 0
+    return out
+
+
+def test_generate_then_validate(territory: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert (territory / "network.yaml").exists()
+    assert main(["validate", str(territory)]) == 0
+    assert "0 errors" in capsys.readouterr().out
+
+
+def test_outage_names_customers_feeder_and_path(territory: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    assert main(["outage", str(territory), "switch.S01-F1-RCL"]) == 0
+    out = capsys.readouterr().out
+    assert "customers would lose supply" in out and "feeder S01-F1-BKR" in out
+    assert out.rstrip().endswith("source.S01")
+
+
+def test_bad_device_and_missing_model_are_clear_errors(territory: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["outage", str(territory), "switch.NOPE"]) == 1
+    assert "NOPE" in capsys.readouterr().err
+    assert main(["outage", str(territory), "NOPE"]) == 1
+    assert "table.id" in capsys.readouterr().err
+    assert main(["validate", str(territory / "missing")]) == 1
