@@ -37,11 +37,12 @@ from pathlib import Path
 from twin.errors import ModelError
 from twin.grid.network import Network
 from twin.grid.opendss.build import to_network
+from twin.grid.opendss.export import save_opendss, to_dss_lines
 from twin.grid.opendss.lexer import read_script
 from twin.grid.opendss.script import interpret
 from twin.grid.topology import serving_transformers
 
-__all__ = ["load_opendss"]
+__all__ = ["load_opendss", "save_opendss", "to_dss_lines"]
 
 
 def load_opendss(path: str | Path, *, unitless_length: str = "kft") -> Network:
