@@ -7,7 +7,7 @@ never by matching message text.
 
 from __future__ import annotations
 
-__all__ = ["TwinError", "ModelError", "ParseError"]
+__all__ = ["TwinError", "ModelError", "ParseError", "NotConverged"]
 
 
 class TwinError(Exception):
@@ -63,3 +63,18 @@ class ParseError(ModelError):
         if element:
             where = f"{where}: {element}"
         self.args = (f"{where}: {message}" + (f" ({fix})" if fix else ""),)
+
+
+class NotConverged(TwinError):
+    """An iterative calculation (power flow) did not converge.
+
+    ``iterations`` run, ``worst_bus`` the bus id with the largest last voltage change, and
+    ``mismatch`` that change in per unit of the bus's base.
+    """
+
+    def __init__(self, *, iterations: int, worst_bus: str, mismatch: float) -> None:
+        self.iterations = iterations
+        self.worst_bus = worst_bus
+        self.mismatch = mismatch
+        super().__init__(f"no convergence after {iterations} iterations: worst bus {worst_bus}, "
+                         f"voltage change {mismatch:.3g} pu")
