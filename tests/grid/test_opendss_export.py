@@ -295,7 +295,6 @@ def _solve(engine, path: Path, *, controls: bool) -> dict:
             "nodes": c.NumNodes}
 
 
-SWITCH_Z_OHM = {"13bus": 1e-7, "123bus": 1e-6, "8500-node": 1e-3 + 1e-3j}
 
 
 @needs_feeders
@@ -311,7 +310,7 @@ def test_opendss_solves_export_as_the_original(key: str, tol_pu: float, engine, 
     closed = np.array([original["caps"][c] for c in net.capacitor.ids], dtype=bool)
     frozen = net.replace(transformer=tr.with_columns(tap_pu=taps),
                          capacitor=net.capacitor.with_columns(closed=closed))
-    export = _solve(engine, save_opendss(frozen, tmp_path, switch_z_ohm=SWITCH_Z_OHM.get(key, 1e-3 + 1e-3j)),
+    export = _solve(engine, save_opendss(frozen, tmp_path),
                     controls=False)
     assert export["converged"] and original["converged"]
     assert (export["buses"], export["nodes"]) == (original["buses"], original["nodes"])
@@ -347,7 +346,8 @@ def test_opendss_solves_the_tiny_network(engine, tmp_path: Path) -> None:
 
 def test_options_zipv_and_switch_impedance() -> None:
     net = _tiny()
-    lines = to_dss_lines(net, zipv=True, switch_z_ohm=np.array([2e-3 + 1e-3j, 5e-7]))
+    sw = net.switch.with_columns(r_ohm=np.array([2e-3, 5e-7]), x_ohm=np.array([1e-3, 0.0]))
+    lines = to_dss_lines(net.replace(switch=sw), zipv=True)
     loads = [x for x in lines if x.startswith("New Load.")]
     assert loads and all(" model=8 zipv=[" in x for x in loads)
     assert "LD-S" in loads[-1] and "zipv=[0 0 1 0 0 1 0]" in loads[-1]

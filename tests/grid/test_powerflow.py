@@ -30,7 +30,7 @@ from twin.grid.opendss import load_opendss
 from twin.grid.powerflow import prepare, result_of, solve
 from twin.grid.powerflow.loads import zip_currents
 from twin.grid.powerflow.transformers import transformer_primitive
-from twin.grid.powerflow.ybus import SWITCH_Z_OHM, sequence_z
+from twin.grid.powerflow.ybus import sequence_z
 
 dss = pytest.importorskip("dss")
 
@@ -108,8 +108,8 @@ def opendss_solution(key: str) -> dict:
             "losses_kw": losses[0] / 1e3, "source_kw": -power[0]}
 
 
-def as_opendss_left_it(net: Network, sol: dict) -> tuple[Network, np.ndarray]:
-    """The network with OpenDSS's settled taps and capacitor states; the switches' impedances."""
+def as_opendss_left_it(net: Network, sol: dict) -> Network:
+    """The network with OpenDSS's settled taps and capacitor states."""
     xf, cap = net.transformer, net.capacitor
     tap = xf["tap_pu"].copy()
     for k, id_ in enumerate(xf.ids):
@@ -117,16 +117,15 @@ def as_opendss_left_it(net: Network, sol: dict) -> tuple[Network, np.ndarray]:
         if settled:
             tap[k, : len(settled)] = settled
     closed = np.array([sol["caps"].get(i, c) for i, c in zip(cap.ids, cap["closed"])], bool)
-    z = np.array([sol["series_z"].get(i, SWITCH_Z_OHM) for i in net.switch.ids], complex)
-    return net.replace(transformer=xf.with_columns(tap_pu=tap), capacitor=cap.with_columns(closed=closed)), z
+    return net.replace(transformer=xf.with_columns(tap_pu=tap), capacitor=cap.with_columns(closed=closed))
 
 
 @cache
 def compared(key: str):
     """Twin's result, OpenDSS's, and the node-by-node comparison."""
     sol = opendss_solution(key)
-    net, switch_z = as_opendss_left_it(load_opendss(FEEDERS_DIR / MASTERS[key]), sol)
-    result = solve(net, switch_z_ohm=switch_z)
+    net = as_opendss_left_it(load_opendss(FEEDERS_DIR / MASTERS[key]), sol)
+    result = solve(net)
     ours = result.voltages
     both = sol["voltages"].merge(ours, on=["bus", "phase"], how="left", validate="one_to_one")
     assert not both["v_volts"].isna().any(), "every OpenDSS node is a Twin node"
@@ -144,6 +143,17 @@ def compared(key: str):
 
 
 @needs_feeders
+@pytest.mark.parametrize("key", list(MASTERS))
+def test_switch_impedances_are_imported_as_opendss_models_them(key):
+    sol = opendss_solution(key)
+    sw = load_opendss(FEEDERS_DIR / MASTERS[key]).switch
+    known = np.array([i in sol["series_z"] for i in sw.ids], dtype=bool)  # OpenDSS lists enabled lines only
+    assert known.sum() == (~sw["open"]).sum()
+    ours = (sw["r_ohm"] + 1j * sw["x_ohm"])[known]
+    theirs = np.array([sol["series_z"][i] for i in sw.ids[known]])
+    assert np.allclose(ours, theirs, rtol=1e-9, atol=0.0)
+
+
 @pytest.mark.parametrize("key", list(MASTERS))
 def test_voltages_match_opendss(key):
     result, _, both = compared(key)

@@ -298,6 +298,8 @@ SCHEMAS: dict[str, TableSchema] = {
                 Field("kind", "enum", "device type", enum=SwitchKind, required=True),
                 Field("normal_open", "bool", "open in the normal configuration", default=False),
                 Field("open", "bool", "open now", default=False),
+                Field("r_ohm", "float", "series resistance per phase when closed", "ohm", low=0.0, default=1e-3),
+                Field("x_ohm", "float", "series reactance per phase when closed", "ohm", low=0.0, default=1e-3),
                 Field("rated_a", "float", "continuous current rating", "A", low=0.0),
                 Field("breaking_a", "float", "interrupting rating (fault current it can break)", "A", low=0.0),
                 Field("remote", "bool", "operable from the control room (SCADA)", default=False),

@@ -24,7 +24,7 @@ How Twin maps back onto OpenDSS
 ``line``           ``Line`` with nodes in slot order (A, B, C = 1, 2, 3; S1, S2 = 1, 2), ``length``
                    in m; ``linetype=ug`` for underground; out of service: ``enabled=no``. Kind
                    reactor: a series ``Reactor`` with the line's ohms as ``rmatrix``/``xmatrix``
-``switch``         ``Line ... switch=y`` of :data:`SWITCH_Z_OHM` per phase (or ``switch_z_ohm=``),
+``switch``         ``Line ... switch=y`` of the switch's ``r_ohm``, ``x_ohm`` per phase,
                    no capacitance; open: ``enabled=no``. The kind is told
                    by a *disabled* ``Fuse``/``Recloser``/``Relay`` (breaker) of the same name on it,
                    remote control by a disabled ``SwtControl``: markers the importer reads, which
@@ -94,7 +94,6 @@ from twin.grid.schema import (
 __all__ = ["save_opendss", "to_dss_lines"]
 
 SQRT3 = math.sqrt(3.0)
-SWITCH_Z_OHM = 1e-3 + 1e-3j
 """Impedance per phase of a closed switch: OpenDSS's ``switch=y`` line (1 + j1 ohm/unit x 0.001), as
 the power flow (:mod:`twin.grid.powerflow`) takes it by default. The switch table holds none."""
 
@@ -116,19 +115,17 @@ _CAPCONTROL_TYPE = {CapControlKind.voltage: "voltage", CapControlKind.kvar: "kva
 _ELEMENT_CLASS = {"line": "Line", "switch": "Line", "transformer": "Transformer"}
 
 
-def save_opendss(net: Network, folder: str | Path, *, split: bool | None = None, zipv: bool = False,
-                 switch_z_ohm: complex | np.ndarray = SWITCH_Z_OHM) -> Path:
+def save_opendss(net: Network, folder: str | Path, *, split: bool | None = None, zipv: bool = False) -> Path:
     """Write ``net`` as an OpenDSS script in ``folder``; returns the path of ``master.dss``.
 
     ``split`` puts each group of classes (:data:`SECTIONS`) in its own redirected file; by default
     models of more than 1,000 elements are split. ``zipv`` writes every load as OpenDSS model 8
-    (see the module docstring). ``switch_z_ohm`` is the impedance per phase of the switches, one for
-    all or one per switch row (the IEEE 13-bus feeder's switch is 1e-7 ohm). Bus coordinates, where
-    any exist, go to ``buscoords.csv``; renamed ids to ``names.csv``.
+    (see the module docstring). Bus coordinates, where any exist, go to ``buscoords.csv``; renamed
+    ids to ``names.csv``.
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    script = _Writer(net, zipv=zipv, switch_z_ohm=switch_z_ohm)
+    script = _Writer(net, zipv=zipv)
     if split is None:
         split = sum(len(t) for _, t in net.tables()) > 1000
     lines = list(script.head)
@@ -158,12 +155,12 @@ def save_opendss(net: Network, folder: str | Path, *, split: bool | None = None,
     return master
 
 
-def to_dss_lines(net: Network, *, zipv: bool = False, switch_z_ohm: complex | np.ndarray = SWITCH_Z_OHM) -> list[str]:
+def to_dss_lines(net: Network, *, zipv: bool = False) -> list[str]:
     """The whole script as lines, every class in line (no ``BusCoords``: coordinates need a file).
 
     Options as :func:`save_opendss`.
     """
-    script = _Writer(net, zipv=zipv, switch_z_ohm=switch_z_ohm)
+    script = _Writer(net, zipv=zipv)
     out = list(script.head)
     for name in SECTIONS:
         if script.sections[name]:
@@ -243,10 +240,10 @@ def _yes(flag: bool) -> str:
 class _Writer:
     """The script of one network, built once: ``head``, one list per section, ``tail``."""
 
-    def __init__(self, net: Network, *, zipv: bool, switch_z_ohm: complex | np.ndarray) -> None:
+    def __init__(self, net: Network, *, zipv: bool) -> None:
         self.net = net
         self.zipv = zipv
-        self.switch_z = np.broadcast_to(np.asarray(switch_z_ohm, dtype=complex), (len(net.switch),))
+        self.switch_z = net.switch["r_ohm"] + 1j * net.switch["x_ohm"]
         self.names = _Names()
         self.sections: dict[str, list[str]] = {name: [] for name in SECTIONS}
         self.freq = float(net.base_frequency_hz)

@@ -179,9 +179,11 @@ def add_lines(b: Build) -> None:
         b.terms += [Attached(t1, o, ln.enabled), Attached(t2, o, ln.enabled)]
         b.edges.append((t1.bus, t2.bus))
         if is_switch:
+            z1 = _positive_sequence(ln) * ln.length
             b.rows["switch"].append({
                 "id": o.name, "from_bus": t1.bus, "to_bus": t2.bus, "phases": (o, t1),
                 "kind": SwitchKind.load_break_switch, "normal_open": not live, "open": not live, "rated_a": rated,
+                "r_ohm": z1.real, "x_ohm": z1.imag,
             })
             continue
         code_id, unit = _code_for(b, ln)
@@ -192,6 +194,15 @@ def add_lines(b: Build) -> None:
             "id": o.name, "from_bus": t1.bus, "to_bus": t2.bus, "phases": (o, t1), "code": code_id,
             "length_m": ln.length * UNITS_M[unit], "kind": kind, "rated_a": rated, "in_service": live,
         })
+
+
+def _positive_sequence(ln: Line) -> complex:
+    """Positive-sequence series impedance per unit length of a line's own or coded matrices
+    (self minus mutual): what a switch keeps of the short line OpenDSS models it as."""
+    r, x, _ = ln.code.matrices(ln.n) if ln.mode == "code" else ln.own_matrices()
+    z = np.asarray(r, float)[: ln.n, : ln.n] + 1j * np.asarray(x, float)[: ln.n, : ln.n]
+    mutual = (z.sum() - np.trace(z)) / (ln.n * (ln.n - 1)) if ln.n > 1 else 0.0
+    return complex(np.trace(z) / ln.n - mutual)
 
 
 def _opened(b: Build, o: DssObject) -> bool:

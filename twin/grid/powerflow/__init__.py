@@ -54,22 +54,18 @@ from twin.grid.network import Network
 from twin.grid.powerflow.loads import zip_currents
 from twin.grid.powerflow.results import PowerFlowResult, branch_tables, totals, voltage_table
 from twin.grid.powerflow.solver import BatchResult, PreparedNetwork, prepare
-from twin.grid.powerflow.ybus import SWITCH_Z_OHM
 
 __all__ = ["solve", "prepare", "result_of", "PowerFlowResult", "PreparedNetwork", "BatchResult"]
 
 
-def solve(net: Network, *, tol: float = 1e-8, max_iter: int = 100,
-          switch_z_ohm: complex | np.ndarray = SWITCH_Z_OHM) -> PowerFlowResult:
+def solve(net: Network, *, tol: float = 1e-8, max_iter: int = 100) -> PowerFlowResult:
     """Power flow of ``net`` for its present switch states, taps, capacitor states and loads.
-
-    ``switch_z_ohm``: impedance per phase of closed switches, one or one per switch row.
 
     Raises :class:`~twin.errors.NotConverged` (iterations, worst bus, mismatch) when the voltages
     still change by more than ``tol`` per unit after ``max_iter`` iterations. De-energised buses
     get 0 V. Nothing is written back into ``net``.
     """
-    prep = prepare(net, switch_z_ohm=switch_z_ohm)
+    prep = prepare(net)
     return result_of(prep, tol=tol, max_iter=max_iter)
 
 

@@ -102,15 +102,11 @@ class PreparedNetwork:
         return BatchResult(v=out, iterations=iterations, max_mismatch=mismatch)
 
 
-def prepare(net: Network, *, switch_z_ohm: complex | np.ndarray = ybus.SWITCH_Z_OHM) -> PreparedNetwork:
-    """Build and factor the network's Y matrix for its present switch, tap and capacitor states.
-
-    ``switch_z_ohm`` is the impedance per phase of a closed switch, one for all or one per switch
-    row (the switch table holds none; see :data:`~twin.grid.powerflow.ybus.SWITCH_Z_OHM`).
-    """
+def prepare(net: Network) -> PreparedNetwork:
+    """Build and factor the network's Y matrix for its present switch, tap and capacitor states."""
     live = build_topology(net).energised
     nodes = index_nodes(net.bus["phases"], net.bus["v_nom_v"], live)
-    parts, n = _entries(net, nodes, live, switch_z_ohm)
+    parts, n = _entries(net, nodes, live)
     reach = _reached(parts, n, nodes, net, live)
     if not reach.all():
         nodes, parts, n = _keep_nodes(net, nodes, parts, reach)
@@ -138,11 +134,10 @@ def prepare(net: Network, *, switch_z_ohm: complex | np.ndarray = ybus.SWITCH_Z_
     )
 
 
-def _entries(net: Network, nodes: NodeIndex, live: np.ndarray,
-             switch_z_ohm: complex | np.ndarray) -> tuple[dict[str, ybus.Entries], int]:
+def _entries(net: Network, nodes: NodeIndex, live: np.ndarray) -> tuple[dict[str, ybus.Entries], int]:
     parts = {
         "line": ybus.line_entries(net, nodes, live),
-        "switch": ybus.switch_entries(net, nodes, live, switch_z_ohm),
+        "switch": ybus.switch_entries(net, nodes, live),
         "transformer": transformer_entries(net, nodes, live, nodes.n),
         "capacitor": ybus.capacitor_entries(net, nodes, live),
         "source": ybus.source_entries(net, nodes, live),

@@ -27,11 +27,11 @@ from twin.grid.network import Network
 from twin.grid.powerflow.nodes import GROUND, SQRT3, NodeIndex, is_split, slot_mask
 from twin.grid.schema import Conn
 
-__all__ = ["Entries", "Flows", "SWITCH_Z_OHM", "assemble", "branch_entries", "concat", "line_entries",
+__all__ = ["Entries", "Flows", "assemble", "branch_entries", "concat", "line_entries",
            "switch_entries", "source_entries", "source_injection", "source_admittances", "capacitor_entries",
            "sequence_z"]
 
-SWITCH_Z_OHM = 1e-3 + 1e-3j
+MIN_SWITCH_Z_OHM = 1e-9  # a closed switch keeps a finite admittance: an ideal one would merge nodes
 """Impedance per phase of a closed switch: OpenDSS's ``switch=yes`` line (1 + j1 ohm/unit x 0.001).
 
 The switch table holds no impedance; a script that gives its switch lines another one (the IEEE
@@ -140,9 +140,8 @@ def line_entries(net: Network, nodes: NodeIndex, live: np.ndarray) -> Entries:
     return concat(parts)
 
 
-def switch_entries(net: Network, nodes: NodeIndex, live: np.ndarray,
-                   z_ohm: complex | np.ndarray = SWITCH_Z_OHM) -> Entries:
-    """Closed switches as a small series impedance per phase (``z_ohm``: one, or one per switch)."""
+def switch_entries(net: Network, nodes: NodeIndex, live: np.ndarray) -> Entries:
+    """Closed switches as their small series impedance per phase (``r_ohm``, ``x_ohm``)."""
     sw, bus = net.switch, net.bus
     if not len(sw):
         return Entries.empty()
@@ -151,7 +150,9 @@ def switch_entries(net: Network, nodes: NodeIndex, live: np.ndarray,
     mask = slot_mask(sw["phases"][on])
     k, slot = np.nonzero(mask)
     a, b = nodes.of[f[on][k], slot], nodes.of[t[on][k], slot]
-    y = 1.0 / np.broadcast_to(np.asarray(z_ohm, complex), (len(sw),))[on][k]
+    z = sw["r_ohm"] + 1j * sw["x_ohm"]
+    z = np.where(np.abs(z) < MIN_SWITCH_Z_OHM, MIN_SWITCH_Z_OHM, z)
+    y = 1.0 / z[on][k]
     prim = y[:, None, None] * np.array([[1.0, -1.0], [-1.0, 1.0]])
     return branch_entries(np.stack([a, b], axis=1), prim, "switch", np.flatnonzero(on)[k], np.array([0, 1]))
 
