@@ -12,11 +12,18 @@ from hypothesis import strategies as st
 
 from twin.errors import ModelError, ParseError
 from twin.grid import SCHEMAS, Conn, LineKind, Network, Phase, SwitchKind, Table, TransformerKind
-from twin.grid.validate import Finding, Report, Severity, validate, validate_path
+from twin.grid.validate import Finding, Report, Severity, validate_path
+from twin.grid.validate import validate as validate_all
 from twin.grid.validate.cli import validate_command
 from twin.grid.validate.context import line_to_line_v
 
 from .nets import code
+
+
+def validate(net: Network, **kw: Any) -> Report:
+    """The model and topology rules alone: these tests are about them (the power-flow rules have
+    their own tests in test_validate_powerflow.py)."""
+    return validate_all(net, power_flow=False, **kw)
 
 SQ3 = np.sqrt(3.0)
 

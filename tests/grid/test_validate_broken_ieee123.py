@@ -39,11 +39,24 @@ EXPECTED_WARNINGS = {
 }
 
 
+# Power-flow warnings at the files' own taps (the control loop moves them; see below):
+#   overload         lines above OpenDSS's default 400 A rating (13, 37, 123, 8500) and XFM1 in IEEE 13
+#   voltage-range-*  the IEEE feeders are heavily loaded test cases, not planning-grade feeders
+POWERFLOW_WARNINGS = {
+    "IEEE 13": {"overload", "voltage-range-a", "voltage-range-b"},
+    "IEEE 34": {"voltage-range-a", "voltage-range-b"},
+    "IEEE 37": {"overload", "voltage-range-a", "voltage-range-b"},
+    "IEEE 123": {"overload", "voltage-range-a"},
+    "IEEE 8500": {"overload", "voltage-range-a", "voltage-range-b"},
+}
+
+
 @pytest.mark.parametrize("feeder", list(IEEE_MASTERS))
 def test_ieee_feeders_have_no_errors(feeder):
     report = validate_path(FEEDERS / IEEE_MASTERS[feeder])
     assert report.n_errors == 0, report.text(limit=10)
-    assert {f.rule for f in report.warnings} == EXPECTED_WARNINGS[feeder], report.text(limit=20)
+    expected = EXPECTED_WARNINGS[feeder] | POWERFLOW_WARNINGS[feeder]
+    assert {f.rule for f in report.warnings} == expected, report.text(limit=20)
 
 
 @pytest.fixture(scope="module")

@@ -21,6 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+from twin.errors import ModelError
 import scipy.sparse as sp
 
 from twin.grid.network import Network
@@ -132,6 +134,12 @@ def line_entries(net: Network, nodes: NodeIndex, live: np.ndarray) -> Entries:
         cc, ln = c[sel], length[sel, None, None]
         z = (code["r_ohm_per_m"][cc, :n, :n] + 1j * code["x_ohm_per_m"][cc, :n, :n]) * ln
         ysh = 0.5j * code["b_s_per_m"][cc, :n, :n] * ln
+        singular = np.abs(np.linalg.det(z)) < 1e-30
+        if singular.any():
+            bad = net.line.ids[rows_on[sel][np.argmax(singular)]]
+            raise ModelError("series impedance is zero or singular (zero length or an empty code?)",
+                             component="line", element=str(bad), field="length_m",
+                             fix="give the line a length and a code with impedance; use a switch for a zero-length joint")
         y = np.linalg.inv(z)
         slots = _line_slots(phases[sel], n)
         ends = np.concatenate([nodes.of[f[sel, None], slots], nodes.of[t[sel, None], slots]], axis=1)

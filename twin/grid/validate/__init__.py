@@ -1,6 +1,7 @@
 """The model validator: check a whole network model and report every problem at once.
 
-:func:`validate` runs every rule of :data:`~twin.grid.validate.rules.RULES` over a
+:func:`validate` runs every rule of :data:`~twin.grid.validate.rules.RULES` (and, on a model
+without errors, the power-flow rules of :mod:`~twin.grid.validate.rules_powerflow`) over a
 :class:`~twin.grid.network.Network` and returns a :class:`Report`; :func:`validate_path` first loads
 an OpenDSS master file or a native model folder and turns a failure to load into an error finding
 with the file and line, so a broken model still gives a report, not a traceback:
@@ -8,7 +9,7 @@ with the file and line, so a broken model still gives a report, not a traceback:
 >>> from twin.grid.network import Network
 >>> report = validate(Network.empty("empty"))
 >>> report.headline(), [f.rule for f in report.errors]
-('1 error, 0 warnings in empty', ['no-source'])
+('1 error, 1 warning in empty', ['no-source'])
 
 A rule is a function ``(net, ctx) -> list[Finding]`` (see :mod:`twin.grid.validate.rules` and
 :mod:`~twin.grid.validate.rules_topology` for the rules and their codes). Three more codes come
@@ -28,20 +29,31 @@ from twin.grid.network import Network
 from twin.grid.validate.context import Context, Rule
 from twin.grid.validate.findings import Finding, Report, Severity
 from twin.grid.validate.rules import RULES
+from twin.grid.validate.rules_powerflow import POWERFLOW_RULES
 
 __all__ = ["validate", "validate_path", "Finding", "Severity", "Report", "Rule", "RULES"]
 
 
-def validate(net: Network, *, source_path: str | Path | None = None, rules: Sequence[Rule] = RULES) -> Report:
+def validate(net: Network, *, source_path: str | Path | None = None, rules: Sequence[Rule] = RULES,
+             power_flow: bool = True) -> Report:
     """Every finding of ``rules`` (all of them by default) about ``net``, with its summary;
-    ``source_path`` says in the report where the model came from (default: ``net.origin``)."""
+    ``source_path`` says in the report where the model came from (default: ``net.origin``).
+
+    With ``power_flow`` (the default) a model that has no errors is then solved as it stands and
+    checked by :data:`~twin.grid.validate.rules_powerflow.POWERFLOW_RULES`; a model with errors is
+    not solved (a ``powerflow-skipped`` warning says so)."""
     ctx = Context(net)
     findings: list[Finding] = []
     for rule in rules:
-        try:
-            findings += rule(net, ctx)
-        except Exception as err:  # a validator that crashes on a broken model helps nobody
-            findings.append(_internal(f"rule {getattr(rule, '__name__', rule)}", err))
+        findings += _run(rule, net, ctx)
+    if power_flow:
+        if any(f.severity == Severity.error for f in findings):
+            findings.append(Finding(Severity.warning, "powerflow-skipped", "",
+                                    message="the power flow was not run: the model has errors",
+                                    fix="correct the errors, then validate again to see voltages and loading"))
+        else:
+            for rule in POWERFLOW_RULES:
+                findings += _run(rule, net, ctx)
     try:
         summary = net.summary()
     except Exception as err:  # the summary reads enums a broken model may not hold
@@ -74,6 +86,13 @@ def validate_path(path: str | Path) -> Report:
     else:
         return validate(net, source_path=path)
     return Report(name, (finding,), {}, source=str(path))
+
+
+def _run(rule: Rule, net: Network, ctx: Context) -> list[Finding]:
+    try:
+        return rule(net, ctx)
+    except Exception as err:  # a validator that crashes on a broken model helps nobody
+        return [_internal(f"rule {getattr(rule, '__name__', rule)}", err)]
 
 
 def _internal(where: str, err: Exception, *, file: str = "") -> Finding:

@@ -1,0 +1,106 @@
+"""Power-flow rules: the model solved as it stands (its loads are the peak the engineer entered).
+
+=================  ========  ==========================================================
+code               severity  what
+=================  ========  ==========================================================
+not-converged      error     the power flow does not converge: names the worst bus
+powerflow-skipped  warning   the model is too broken to solve (other findings say why)
+voltage-range-b    warning   energised nodes outside ANSI C84.1 range B (110-127 V)
+voltage-range-a    warning   energised nodes outside range A (114-126 V) but inside B
+overload           warning   lines, switches and transformers loaded above their rating
+=================  ========  ==========================================================
+
+Voltage findings summarise all nodes in one finding per range (the worst buses first), so a
+model with a thousand low secondaries gets one readable line, not a thousand.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from twin.errors import ModelError, NotConverged
+from twin.grid.network import Network
+from twin.grid.power_quality import ansi_range
+from twin.grid.validate.context import Context
+from twin.grid.validate.findings import Finding, Severity
+
+__all__ = ["POWERFLOW_RULES", "check_power_flow"]
+
+_SHOWN = 20
+
+
+def check_power_flow(net: Network, ctx: Context) -> list[Finding]:
+    """Solve the model; report non-convergence, ANSI C84.1 voltage ranges and overloads."""
+    from twin.grid.powerflow import solve
+
+    if not len(net.source):
+        return []  # the no-source rule says so
+    try:
+        result = solve(net)
+    except NotConverged as err:
+        return [Finding(Severity.error, "not-converged", "bus", (err.worst_bus,), field="v_pu",
+                        value=err.mismatch,
+                        message=f"the power flow does not converge after {err.iterations} iterations "
+                                f"(voltage still changing by {err.mismatch:.3g} pu here)",
+                        fix="look for a load far beyond what its feeder can carry, or a wrong impedance or tap")]
+    except ModelError as err:
+        return [Finding(Severity.warning, "powerflow-skipped", err.component, (err.element,) if err.element else (),
+                        message=f"the power flow was not run: {err}", fix="correct the errors above first")]
+    return _voltage_findings(result.voltages) + _overloads(net, result.branches)
+
+
+def _voltage_findings(v: pd.DataFrame) -> list[Finding]:
+    band = ansi_range(v["v_pu"].to_numpy())
+    out = []
+    for code, level, what in (("voltage-range-b", 2, "outside ANSI C84.1 range B (110-127 V)"),
+                              ("voltage-range-a", 1, "outside range A (114-126 V), inside B")):
+        bad = v[band == level]
+        if bad.empty:
+            continue
+        worst = bad.assign(dev=(bad["v_pu"] - 1.0).abs()).sort_values("dev", ascending=False)
+        buses = tuple(dict.fromkeys(worst["bus"].tolist()))
+        lo, hi = bad["v_pu"].min(), bad["v_pu"].max()
+        out.append(Finding(
+            Severity.warning, code, "bus", buses[:_SHOWN], field="v_pu", value=float(worst["v_pu"].iloc[0]),
+            count=len(buses),
+            message=f"{len(bad)} of {int((band >= 0).sum())} energised nodes at {len(buses)} buses are {what}: "
+                    f"{lo:.4f} to {hi:.4f} pu",
+            fix="check regulator settings, capacitors and loads; a model at peak load should hold range A"))
+    return out
+
+
+def _overloads(net: Network, branches: pd.DataFrame) -> list[Finding]:
+    """Elements whose largest phase current exceeds their rating (lines fall back to their code's)."""
+    if branches.empty:
+        return []
+    # a transformer's rating is checked on winding 1; other elements on their worse end
+    primary = ~branches["element"].str.startswith("transformer.") | (branches["terminal"] == 1)
+    amps = branches[primary].groupby("element")["i_amps"].max()
+    rating = {}
+    line = net.line
+    if len(line):
+        code_rating = net.line_code["rated_a"][net.line_code.index(line["code"].tolist())] if len(net.line_code) \
+            else np.full(len(line), np.nan)
+        rated = np.where(np.isnan(line["rated_a"]), code_rating, line["rated_a"])
+        rating.update(zip("line." + line.ids.astype(str), rated))
+    sw = net.switch
+    rating.update(zip("switch." + sw.ids.astype(str), sw["rated_a"]))
+    xf = net.transformer
+    if len(xf):
+        # winding 1 rated current: S / (V * sqrt(3)) for three-phase units, S / V for single-phase ones
+        n_ph = np.where(xf["kind"] == 0, np.sqrt(3.0), 1.0)
+        rating.update(zip("transformer." + xf.ids.astype(str), xf["s_rated_va"][:, 0] / (xf["v_rated_v"][:, 0] * n_ph)))
+    limit = amps.index.map(rating).to_numpy(dtype=float)
+    over = amps[(limit > 0) & (amps.to_numpy() > limit)]
+    if over.empty:
+        return []
+    load_pct = (over / pd.Series(rating)[over.index] * 100.0).sort_values(ascending=False)
+    shown = ", ".join(f"{e} {p:.0f} %" for e, p in load_pct.head(5).items())
+    return [Finding(Severity.warning, "overload", "", tuple(load_pct.index[:_SHOWN]), field="i_amps",
+                    value=float(load_pct.iloc[0]), count=len(load_pct),
+                    message=f"{len(load_pct)} element(s) carry more than their rating at this load: {shown}",
+                    fix="check the ratings, or reinforce / reconfigure before this model goes live")]
+
+
+POWERFLOW_RULES = (check_power_flow,)
