@@ -37,3 +37,19 @@ def test_bad_device_and_missing_model_are_clear_errors(territory: Path,
     assert main(["outage", str(territory), "NOPE"]) == 1
     assert "table.id" in capsys.readouterr().err
     assert main(["validate", str(territory / "missing")]) == 1
+
+
+def test_powerflow_writes_opendss_style_csv_and_totals(territory: Path, tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    import pandas as pd
+
+    capsys.readouterr()
+    out = tmp_path / "v.csv"
+    assert main(["powerflow", str(territory), "--csv", str(out), "--json"]) == 0
+    totals = json.loads(capsys.readouterr().out)
+    assert totals["source_kw"] == pytest.approx(totals["load_kw"] + totals["losses_kw"], rel=1e-6)
+    table = pd.read_csv(out)
+    assert list(table.columns) == ["bus", "phase", "v_pu", "angle_deg", "v_volts"]
+    assert set(table["phase"]) <= {1, 2, 3} and table["v_pu"].between(0.85, 1.1).all()

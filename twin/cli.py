@@ -3,6 +3,7 @@
     twin validate MODEL [--json]              check a network model before it goes live
     twin generate --customers N --seed S OUT  write a synthetic service territory (native format)
     twin outage MODEL DEVICE                  who loses power if DEVICE (e.g. switch.R12) opens
+    twin powerflow MODEL [--csv F] [--json]   solve the unbalanced power flow
     twin demo [--out DIR]                     the end-to-end demonstration behind `make demo`
 """
 
@@ -36,6 +37,11 @@ def _parser() -> argparse.ArgumentParser:
     o.add_argument("device", help="element reference, e.g. switch.R12, line.L3, transformer.T7")
     o.add_argument("--normal", action="store_true", help="use normal switch states, not present ones")
 
+    f = sub.add_parser("powerflow", help="solve the unbalanced three-phase power flow")
+    f.add_argument("model", help="OpenDSS master file or native model folder")
+    f.add_argument("--csv", type=Path, help="write bus,phase,v_pu,angle_deg,v_volts here ('-': stdout)")
+    f.add_argument("--json", action="store_true", help="print the totals as JSON")
+
     d = sub.add_parser("demo", help="generate, validate and query a territory and the IEEE feeders")
     d.add_argument("--out", type=Path, default=Path("out"), help="folder for generated models")
     d.add_argument("--customers", type=int, default=20_000, help="size of the demo territory")
@@ -57,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "outage":
             return _outage(args.model, args.device, normal=args.normal)
+        if args.command == "powerflow":
+            return _powerflow(args.model, csv=args.csv, as_json=args.json)
         if args.command == "demo":
             from twin.demo import run_demo
 
@@ -74,6 +82,36 @@ def _outage(model: str, device: str, *, normal: bool) -> int:
 
     topo = build_topology(load_model(model), normal=normal)
     print(outage_impact(topo, device).text())
+    return 0
+
+
+def _powerflow(model: str, *, csv: Path | None, as_json: bool) -> int:
+    import json
+
+    from twin.grid.io import load_model
+    from twin.grid.powerflow import solve
+
+    result = solve(load_model(model))
+    if csv is not None:
+        table = result.voltages[["bus", "phase", "v_pu", "angle_deg", "v_volts"]]
+        text = table.to_csv(index=False, float_format="%.6f")
+        if str(csv) == "-":
+            sys.stdout.write(text)
+        else:
+            csv.write_text(text)
+    totals = {
+        "source_kw": result.source_kw, "source_kvar": result.source_kvar,
+        "losses_kw": result.losses_kw, "losses_kvar": result.losses_kvar,
+        "load_kw": result.load_kw, "load_kvar": result.load_kvar,
+        "iterations": result.iterations, "max_mismatch": result.max_mismatch,
+    }
+    if as_json:
+        print(json.dumps(totals, indent=1))
+    else:
+        print(f"source {result.source_kw:,.3f} kW {result.source_kvar:,.3f} kvar; "
+              f"losses {result.losses_kw:,.3f} kW {result.losses_kvar:,.3f} kvar; "
+              f"load {result.load_kw:,.3f} kW {result.load_kvar:,.3f} kvar; "
+              f"{result.iterations} iterations", file=sys.stderr if str(csv) == "-" else sys.stdout)
     return 0
 
 
