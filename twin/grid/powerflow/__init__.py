@@ -51,11 +51,13 @@ from __future__ import annotations
 import numpy as np
 
 from twin.grid.network import Network
+from twin.grid.powerflow.control import ControlNotSettled, ControlResult, solve_controlled
 from twin.grid.powerflow.loads import zip_currents
 from twin.grid.powerflow.results import PowerFlowResult, branch_tables, totals, voltage_table
 from twin.grid.powerflow.solver import BatchResult, PreparedNetwork, prepare
 
-__all__ = ["solve", "prepare", "result_of", "PowerFlowResult", "PreparedNetwork", "BatchResult"]
+__all__ = ["solve", "prepare", "result_of", "PowerFlowResult", "PreparedNetwork", "BatchResult", "solve_controlled",
+           "ControlResult", "ControlNotSettled"]
 
 
 def solve(net: Network, *, tol: float = 1e-8, max_iter: int = 100) -> PowerFlowResult:
