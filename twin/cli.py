@@ -41,6 +41,8 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument("model", help="OpenDSS master file or native model folder")
     f.add_argument("--csv", type=Path, help="write bus,phase,v_pu,angle_deg,v_volts here ('-': stdout)")
     f.add_argument("--json", action="store_true", help="print the totals as JSON")
+    f.add_argument("--no-controls", action="store_true",
+                   help="keep the model's taps and capacitor states (no regulator/capacitor control loop)")
 
     d = sub.add_parser("demo", help="generate, validate and query a territory and the IEEE feeders")
     d.add_argument("--out", type=Path, default=Path("out"), help="folder for generated models")
@@ -64,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "outage":
             return _outage(args.model, args.device, normal=args.normal)
         if args.command == "powerflow":
-            return _powerflow(args.model, csv=args.csv, as_json=args.json)
+            return _powerflow(args.model, csv=args.csv, as_json=args.json, controls=not args.no_controls)
         if args.command == "demo":
             from twin.demo import run_demo
 
@@ -85,13 +87,15 @@ def _outage(model: str, device: str, *, normal: bool) -> int:
     return 0
 
 
-def _powerflow(model: str, *, csv: Path | None, as_json: bool) -> int:
+def _powerflow(model: str, *, csv: Path | None, as_json: bool, controls: bool) -> int:
     import json
 
     from twin.grid.io import load_model
-    from twin.grid.powerflow import solve
+    from twin.grid.powerflow import solve, solve_controlled
 
-    result = solve(load_model(model))
+    net = load_model(model)
+    settled = solve_controlled(net) if controls else None
+    result = settled.result if settled else solve(net)
     if csv is not None:
         table = result.voltages[["bus", "phase", "v_pu", "angle_deg", "v_volts"]]
         text = table.to_csv(index=False, float_format="%.6f")
@@ -105,13 +109,20 @@ def _powerflow(model: str, *, csv: Path | None, as_json: bool) -> int:
         "load_kw": result.load_kw, "load_kvar": result.load_kvar,
         "iterations": result.iterations, "max_mismatch": result.max_mismatch,
     }
+    if settled:
+        totals["control_iterations"] = settled.control_iterations
+        totals["taps"] = dict(zip(settled.taps["regulator"], settled.taps["tap"].astype(int).tolist()))
     if as_json:
         print(json.dumps(totals, indent=1))
     else:
+        out = sys.stderr if str(csv) == "-" else sys.stdout
         print(f"source {result.source_kw:,.3f} kW {result.source_kvar:,.3f} kvar; "
               f"losses {result.losses_kw:,.3f} kW {result.losses_kvar:,.3f} kvar; "
               f"load {result.load_kw:,.3f} kW {result.load_kvar:,.3f} kvar; "
-              f"{result.iterations} iterations", file=sys.stderr if str(csv) == "-" else sys.stdout)
+              f"{result.iterations} iterations", file=out)
+        if settled is not None and len(settled.taps):
+            taps = ", ".join(f"{r} {t:+d}" for r, t in zip(settled.taps["regulator"], settled.taps["tap"].astype(int)))
+            print(f"controls settled in {settled.control_iterations} solves; taps: {taps}", file=out)
     return 0
 
 

@@ -39,15 +39,17 @@ EXPECTED_WARNINGS = {
 }
 
 
-# Power-flow warnings at the files' own taps (the control loop moves them; see below):
-#   overload         lines above OpenDSS's default 400 A rating (13, 37, 123, 8500) and XFM1 in IEEE 13
-#   voltage-range-*  the IEEE feeders are heavily loaded test cases, not planning-grade feeders
+# Power-flow warnings once the regulators and capacitors have settled (as OpenDSS settles them;
+# the reference solutions in ../shared/feeders/reference show the same nodes out of range):
+#   overload         lines above OpenDSS's default 400 A rating, and XFM1 in IEEE 13
+#   voltage-range-a  IEEE 13: 2 nodes, 34: 4, 37: 15, 8500: 193 outside 114-126 V
+#   voltage-range-b  IEEE 37: 2 nodes below 110 V (its published solution too)
 POWERFLOW_WARNINGS = {
-    "IEEE 13": {"overload", "voltage-range-a", "voltage-range-b"},
-    "IEEE 34": {"voltage-range-a", "voltage-range-b"},
+    "IEEE 13": {"overload", "voltage-range-a"},
+    "IEEE 34": {"overload", "voltage-range-a"},
     "IEEE 37": {"overload", "voltage-range-a", "voltage-range-b"},
-    "IEEE 123": {"overload", "voltage-range-a"},
-    "IEEE 8500": {"overload", "voltage-range-a", "voltage-range-b"},
+    "IEEE 123": {"overload"},
+    "IEEE 8500": {"overload", "voltage-range-a"},
 }
 
 

@@ -53,7 +53,7 @@ def test_no_convergence_is_an_error_naming_the_worst_bus(monkeypatch):
     def gives_up(net, **kw):
         raise NotConverged(iterations=100, worst_bus="end", mismatch=0.03)
 
-    monkeypatch.setattr(pf, "solve", gives_up)
+    monkeypatch.setattr(pf, "solve_controlled", gives_up)
     report = validate(feeder())
     (f,) = report.by_rule("not-converged")
     assert f.elements == ("end",) and f.value == 0.03 and report.n_errors == 1

@@ -1,9 +1,11 @@
-"""Power-flow rules: the model solved as it stands (its loads are the peak the engineer entered).
+"""Power-flow rules: the model solved at the loads it holds (the peak the engineer entered), with
+its regulator and capacitor controls settled as OpenDSS settles them.
 
 =================  ========  ==========================================================
 code               severity  what
 =================  ========  ==========================================================
 not-converged      error     the power flow does not converge: names the worst bus
+controls-hunting   warning   regulator or capacitor controls do not settle
 powerflow-skipped  warning   the model is too broken to solve (other findings say why)
 voltage-range-b    warning   energised nodes outside ANSI C84.1 range B (110-127 V)
 voltage-range-a    warning   energised nodes outside range A (114-126 V) but inside B
@@ -32,12 +34,17 @@ _SHOWN = 20
 
 def check_power_flow(net: Network, ctx: Context) -> list[Finding]:
     """Solve the model; report non-convergence, ANSI C84.1 voltage ranges and overloads."""
-    from twin.grid.powerflow import solve
+    from twin.grid.powerflow import ControlNotSettled, solve_controlled
 
     if not len(net.source):
         return []  # the no-source rule says so
     try:
-        result = solve(net)
+        result = solve_controlled(net).result
+    except ControlNotSettled as err:
+        return [Finding(Severity.warning, "controls-hunting", "", err.elements,
+                        message=f"regulator and capacitor controls did not settle after {err.iterations} "
+                                f"solves{' (they hunt between states)' if err.hunting else ''}",
+                        fix="widen the bands or separate the set points of the controls named")]
     except NotConverged as err:
         return [Finding(Severity.error, "not-converged", "bus", (err.worst_bus,), field="v_pu",
                         value=err.mismatch,
