@@ -53,3 +53,10 @@ def test_powerflow_writes_opendss_style_csv_and_totals(territory: Path, tmp_path
     table = pd.read_csv(out)
     assert list(table.columns) == ["bus", "phase", "v_pu", "angle_deg", "v_volts"]
     assert set(table["phase"]) <= {1, 2, 3} and table["v_pu"].between(0.85, 1.1).all()
+
+
+def test_powerflow_loss_report(territory: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    assert main(["powerflow", str(territory), "--losses"]) == 0
+    out = capsys.readouterr().out
+    assert "by voltage level:" in out and "12.47 kV lines" in out and "S01-F1-BKR" in out

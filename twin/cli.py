@@ -3,7 +3,7 @@
     twin validate MODEL [--json]              check a network model before it goes live
     twin generate --customers N --seed S OUT  write a synthetic service territory (native format)
     twin outage MODEL DEVICE                  who loses power if DEVICE (e.g. switch.R12) opens
-    twin powerflow MODEL [--csv F] [--json]   solve the unbalanced power flow
+    twin powerflow MODEL [--csv F] [--json] [--losses]  solve the unbalanced power flow
     twin demo [--out DIR]                     the end-to-end demonstration behind `make demo`
 """
 
@@ -41,6 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument("model", help="OpenDSS master file or native model folder")
     f.add_argument("--csv", type=Path, help="write bus,phase,v_pu,angle_deg,v_volts here ('-': stdout)")
     f.add_argument("--json", action="store_true", help="print the totals as JSON")
+    f.add_argument("--losses", action="store_true", help="print losses by voltage level, feeder and device")
     f.add_argument("--no-controls", action="store_true",
                    help="keep the model's taps and capacitor states (no regulator/capacitor control loop)")
 
@@ -66,7 +67,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "outage":
             return _outage(args.model, args.device, normal=args.normal)
         if args.command == "powerflow":
-            return _powerflow(args.model, csv=args.csv, as_json=args.json, controls=not args.no_controls)
+            return _powerflow(args.model, csv=args.csv, as_json=args.json, controls=not args.no_controls,
+                              losses=args.losses)
         if args.command == "demo":
             from twin.demo import run_demo
 
@@ -87,7 +89,7 @@ def _outage(model: str, device: str, *, normal: bool) -> int:
     return 0
 
 
-def _powerflow(model: str, *, csv: Path | None, as_json: bool, controls: bool) -> int:
+def _powerflow(model: str, *, csv: Path | None, as_json: bool, controls: bool, losses: bool) -> int:
     import json
 
     from twin.grid.io import load_model
@@ -123,6 +125,10 @@ def _powerflow(model: str, *, csv: Path | None, as_json: bool, controls: bool) -
         if settled is not None and len(settled.taps):
             taps = ", ".join(f"{r} {t:+d}" for r, t in zip(settled.taps["regulator"], settled.taps["tap"].astype(int)))
             print(f"controls settled in {settled.control_iterations} solves; taps: {taps}", file=out)
+    if losses:
+        from twin.grid.losses import loss_report
+
+        print(loss_report(settled.network if settled else net, result).text(), file=out)
     return 0
 
 
