@@ -431,3 +431,15 @@ def test_a_network_without_a_live_source_is_all_dead_not_an_error():
     assert (dead.voltages["v_volts"] == 0.0).all() and len(dead.voltages) == 6
     assert dead.source_kw == dead.load_kw == dead.losses_kw == 0.0
     assert dead.branches.empty
+
+
+def test_fixed_loads_keep_their_power_when_the_others_scale():
+    net = load_opendss(FEEDERS_DIR / MASTERS["8500-node"]) if FEEDERS_DIR.exists() else None
+    if net is None:
+        pytest.skip("IEEE feeders not found")
+    assert net.load["fixed"].sum() == 24  # 'status=fixed' in loads.dss
+    prep = prepare(net)
+    full, half = prep.component_power(1.0), prep.component_power(0.5)
+    fixed = net.load["fixed"][prep.comps.owner] & ~prep.comps.generator
+    assert np.array_equal(half[fixed], full[fixed]) and fixed.any()
+    assert np.allclose(half[~fixed & ~prep.comps.generator], 0.5 * full[~fixed & ~prep.comps.generator])

@@ -409,6 +409,8 @@ SCHEMAS: dict[str, TableSchema] = {
                 Field("v_max_pu", "float", "above this the load becomes constant impedance", "pu", default=1.05),
                 Field("cls", "enum", "customer class of the load", enum=CustomerClass,
                       default=CustomerClass.residential),
+                Field("fixed", "bool", "keeps its power when load multipliers and shapes scale the others",
+                      default=False),
             ),
         ),
         TableSchema(

@@ -656,6 +656,7 @@ class _Writer:
             model = 8 if self.zipv else _MODEL_OF_ZIP.get((zp, zq), 8)
             tail = f"model={model}" + (f" zipv={_array([*zp, *zq, 0.0])}" if model == 8 else "")
             tail += f" vminpu={_f(ld['v_min_pu'][k])} vmaxpu={_f(ld['v_max_pu'][k])}"
+            tail += " status=fixed" if ld["fixed"][k] else ""
             for suffix, n, nodes, delta in self._pieces(flags, conn, [p, q]):
                 name = self.names("Load", ld.ids[k] + suffix, table="load")
                 chosen = _chosen(slots, suffix, n, nodes, delta)

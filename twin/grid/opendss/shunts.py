@@ -164,7 +164,7 @@ def _kvar(kw: float, pf: float) -> float:
 def _load(o: DssObject, notes: list[str]) -> tuple[dict, Terminal, bool]:
     """Load row with its power split over phases or delta branches; the terminal; enabled."""
     n, kv, kw, pf, kvar, kva, model, conn = 3, 12.47, 10.0, 0.88, 5.0, None, 1, "wye"
-    spec, vmin, vmax, zipv, enabled = "kw_pf", 0.95, 1.05, None, True
+    spec, vmin, vmax, zipv, enabled, fixed = "kw_pf", 0.95, 1.05, None, True, False
     xfkva, alloc, kwh, kwhdays, cfactor = 0.0, 0.5, 0.0, 30.0, 4.0
     bus: BusText = (None, None)
     for s in o.settings:
@@ -200,6 +200,11 @@ def _load(o: DssObject, notes: list[str]) -> tuple[dict, Terminal, bool]:
                     raise ValueError(f"ZIPV needs 7 values, got {len(zipv)}")
             elif p == "enabled":
                 enabled = rpn.boolean(s.text)
+            elif p == "status":  # variable (the default) and exempt follow multipliers; fixed does not
+                status = s.text.strip().lower()[:1]  # OpenDSS reads the first letter
+                if status not in ("v", "f", "e"):
+                    raise ValueError(f"status must be variable, fixed or exempt, not {s.text!r}")
+                fixed = status == "f"
             elif p == "xfkva":
                 xfkva, spec = num(s), "connected"
             elif p == "allocationfactor":
@@ -240,7 +245,7 @@ def _load(o: DssObject, notes: list[str]) -> tuple[dict, Terminal, bool]:
     zip_p, zip_q = (tuple(zipv[:3]), tuple(zipv[3:6])) if model == 8 else _ZIP[model]
     row = {"id": o.name, "bus": term.bus, "phases": used, "conn": conn_out, "v_rated_v": kv * 1000.0,
            "p_w": p_w, "q_var": q_var, "zip_p": zip_p, "zip_q": zip_q, "v_min_pu": vmin, "v_max_pu": vmax,
-           "cls": CustomerClass.residential if kw < 50.0 else CustomerClass.commercial}
+           "cls": CustomerClass.residential if kw < 50.0 else CustomerClass.commercial, "fixed": fixed}
     return row, term, enabled
 
 

@@ -68,14 +68,16 @@ class PreparedNetwork:
         """Rated power of each component, loads scaled by ``load_scale`` (scalar, per load row,
         or (k, n_load) for k snapshots: then (components, k))."""
         c = self.comps
+        steady = c.generator.copy()  # generators, and loads with status fixed, are not scaled
+        steady[~c.generator] = self.net.load["fixed"][c.owner[~c.generator]]
         scale = np.asarray(load_scale, dtype=float)
         if scale.ndim == 0:
-            f = np.where(c.generator, 1.0, float(scale))
+            f = np.where(steady, 1.0, float(scale))
             return c.s_va * f
         if scale.ndim == 1:
-            f = np.where(c.generator, 1.0, scale[c.owner] if len(c.owner) else 1.0)
+            f = np.where(steady, 1.0, scale[c.owner] if len(c.owner) else 1.0)
             return c.s_va * f
-        f = np.where(c.generator[:, None], 1.0, scale[:, c.owner].T)
+        f = np.where(steady[:, None], 1.0, scale[:, c.owner].T)
         return c.s_va[:, None] * f
 
     def solve_voltages(self, *, load_scale: float | np.ndarray = 1.0, tol: float = 1e-8, max_iter: int = 100,
