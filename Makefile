@@ -23,6 +23,7 @@ $(VENV)/.bench: $(VENV)/.installed
 
 bench: $(VENV)/.bench
 	$(PY) benchmarks/bench_territory.py
+	$(PY) benchmarks/powerflow.py --skip-1m
 
 clean:
 	rm -rf $(VENV) out
