@@ -36,25 +36,7 @@ from twin.grid import (
 )
 from twin.grid.opendss import load_opendss, save_opendss, to_dss_lines
 
-
-def _feeders_dir() -> Path | None:
-    root = Path(__file__).resolve().parents[2]  # the repository root
-    for candidate in (root.parent / "shared" / "feeders", root / "shared" / "feeders"):
-        if (candidate / "13bus").is_dir():
-            return candidate
-    return None
-
-
-FEEDERS_DIR = _feeders_dir()
-needs_feeders = pytest.mark.skipif(FEEDERS_DIR is None, reason="reference feeders not found at ../shared/feeders")
-
-MASTERS = {
-    "13bus": "13bus/ieee13nodeckt.dss",
-    "34bus": "34bus/ieee34mod1.dss",
-    "37bus": "37bus/ieee37.dss",
-    "123bus": "123bus/ieee123master.dss",
-    "8500-node": "8500-node/master.dss",
-}
+from .feeders import FEEDERS_DIR, MASTERS, needs_feeders
 
 
 @cache

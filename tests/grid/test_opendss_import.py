@@ -20,32 +20,15 @@ from hypothesis import strategies as st
 
 from twin.errors import ParseError
 from twin.grid import Conn, LineKind, Network, Phase, SwitchKind, TransformerKind
-from twin.grid.opendss import load_opendss
-from twin.grid.opendss import rpn
+from twin.grid.opendss import load_opendss, rpn
 from twin.grid.opendss.lexer import tokenize
+
+from .feeders import FEEDERS_DIR, MASTERS, needs_feeders
 
 MILE_M = 1609.344
 FT_M = 0.3048
 
 
-def _feeders_dir() -> Path | None:
-    root = Path(__file__).resolve().parents[2]  # the repository root
-    for candidate in (root.parent / "shared" / "feeders", root / "shared" / "feeders"):
-        if (candidate / "reference").is_dir():
-            return candidate
-    return None
-
-
-FEEDERS_DIR = _feeders_dir()
-needs_feeders = pytest.mark.skipif(FEEDERS_DIR is None, reason="reference feeders not found at ../shared/feeders")
-
-MASTERS = {
-    "13bus": "13bus/ieee13nodeckt.dss",
-    "34bus": "34bus/ieee34mod1.dss",
-    "37bus": "37bus/ieee37.dss",
-    "123bus": "123bus/ieee123master.dss",
-    "8500-node": "8500-node/master.dss",
-}
 
 
 @cache

@@ -16,7 +16,6 @@ to 1e-10) and compared to 1e-6 pu, 1e-4 degree and 1e-6 in losses. Power balance
 from __future__ import annotations
 
 from functools import cache
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -32,27 +31,11 @@ from twin.grid.powerflow.loads import zip_currents
 from twin.grid.powerflow.transformers import transformer_primitive
 from twin.grid.powerflow.ybus import sequence_z
 
+from .feeders import FEEDERS_DIR, MASTERS, needs_feeders
+
 dss = pytest.importorskip("dss")
 
 
-def _feeders_dir() -> Path | None:
-    root = Path(__file__).resolve().parents[2]
-    for candidate in (root.parent / "shared" / "feeders", root / "shared" / "feeders"):
-        if (candidate / "reference").is_dir():
-            return candidate
-    return None
-
-
-FEEDERS_DIR = _feeders_dir()
-needs_feeders = pytest.mark.skipif(FEEDERS_DIR is None, reason="reference feeders not found at ../shared/feeders")
-
-MASTERS = {
-    "13bus": "13bus/ieee13nodeckt.dss",
-    "34bus": "34bus/ieee34mod1.dss",
-    "37bus": "37bus/ieee37.dss",
-    "123bus": "123bus/ieee123master.dss",
-    "8500-node": "8500-node/master.dss",
-}
 V_TOL_PU, ANGLE_TOL_DEG, LOSS_TOL = 1e-3, 0.1, 5e-3
 FLOATING_PU = 0.1  # OpenDSS nodes below this that Twin finds unfed must be 0 V in Twin
 

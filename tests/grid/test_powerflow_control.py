@@ -17,7 +17,6 @@ close at low voltage, open at high voltage, close on kvar, and one that hunts.
 from __future__ import annotations
 
 from functools import cache
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -28,25 +27,8 @@ from twin.grid.opendss import load_opendss
 from twin.grid.powerflow import ControlNotSettled, solve, solve_controlled
 from twin.grid.schema import CapControlKind, TransformerKind
 
+from .feeders import FEEDERS_DIR, MASTERS, needs_feeders
 
-def _feeders_dir() -> Path | None:
-    root = Path(__file__).resolve().parents[2]
-    for candidate in (root.parent / "shared" / "feeders", root / "shared" / "feeders"):
-        if (candidate / "reference").is_dir():
-            return candidate
-    return None
-
-
-FEEDERS_DIR = _feeders_dir()
-needs_feeders = pytest.mark.skipif(FEEDERS_DIR is None, reason="reference feeders not found at ../shared/feeders")
-
-MASTERS = {
-    "13bus": "13bus/ieee13nodeckt.dss",
-    "34bus": "34bus/ieee34mod1.dss",
-    "37bus": "37bus/ieee37.dss",
-    "123bus": "123bus/ieee123master.dss",
-    "8500-node": "8500-node/master.dss",
-}
 V_TOL_PU, ANGLE_TOL_DEG, LOSS_TOL = 1e-3, 0.1, 5e-3
 FLOATING_PU = 0.1  # OpenDSS nodes below this that no source feeds are 0 V in Twin
 
