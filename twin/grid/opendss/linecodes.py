@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from twin.grid.line_constants import kron_reduce
 from twin.grid.opendss import rpn
 from twin.grid.opendss.script import DssObject, Setting
 from twin.grid.opendss.values import UNITS_M, at, keyword, length_unit, num, whole
@@ -65,8 +66,9 @@ def line_kind(s: Setting) -> LineKind | None:
 
 
 def _kron(m: np.ndarray, k: int) -> np.ndarray:
-    keep = [i for i in range(len(m)) if i != k]
-    return m[np.ix_(keep, keep)] - np.outer(m[keep, k], m[k, keep]) / m[k, k]
+    """``m`` with conductor ``k`` (a grounded neutral anywhere in the order) eliminated."""
+    order = [i for i in range(len(m)) if i != k] + [k]
+    return kron_reduce(m[np.ix_(order, order)], len(m) - 1)
 
 
 @dataclass
