@@ -29,14 +29,10 @@ IEEE_MASTERS = {
 
 def find_feeders() -> Path | None:
     """The shared IEEE feeder folder beside the project root, if present."""
-    here = Path(__file__).resolve()
-    for parent in here.parents:
+    for parent in Path(__file__).resolve().parents:  # the project root's parent holds shared/
         candidate = parent / "shared" / "feeders"
         if (candidate / "13bus").is_dir():
             return candidate
-        sibling = parent.parent / "shared" / "feeders"
-        if (sibling / "13bus").is_dir():
-            return sibling
     return None
 
 

@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
+
+from twin.demo import find_feeders
 
 __all__ = ["FEEDERS_DIR", "MASTERS", "needs_feeders"]
 
 
-def _feeders_dir() -> Path | None:
-    root = Path(__file__).resolve().parents[2]  # the repository root
-    for candidate in (root.parent / "shared" / "feeders", root / "shared" / "feeders"):
-        if (candidate / "reference").is_dir():
-            return candidate
-    return None
-
-
-FEEDERS_DIR = _feeders_dir()
+FEEDERS_DIR = find_feeders()  # the one place that looks for ../shared/feeders
 needs_feeders = pytest.mark.skipif(FEEDERS_DIR is None, reason="reference feeders not found at ../shared/feeders")
 
 MASTERS = {

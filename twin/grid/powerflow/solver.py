@@ -73,7 +73,8 @@ class PreparedNetwork:
     flows: ybus.Flows  # branch conductor ends
     flow_matrix: sp.csr_matrix  # (ends x nodes): current into each end from the node voltages
     # Linearised Jacobians by load level (see _Linearised), built on demand; a replace() starts afresh.
-    _jacobians: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+    _jacobians: dict[int, _Linearised] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _levels_asked: set[int] = field(default_factory=set, init=False, repr=False, compare=False)
 
     def component_power(self, load_scale: float | np.ndarray = 1.0) -> np.ndarray:
         """Rated power of each component, loads scaled by ``load_scale`` (scalar, per load row,
@@ -107,15 +108,14 @@ class PreparedNetwork:
         ``reuse_only``, built only at the second request for that level (a one-off solve is
         cheaper with the plain iteration than with a new factorisation)."""
         cache = self._jacobians
-        lin = cache.get(level)
-        if isinstance(lin, _Linearised):
-            return lin
-        if reuse_only and lin is None:
-            cache[level] = "seen"
+        if level in cache:
+            return cache[level]
+        first_time = level not in self._levels_asked
+        self._levels_asked.add(level)
+        if reuse_only and first_time:
             return None
-        built = [k for k, x in cache.items() if isinstance(x, _Linearised)]
-        for key in built[: max(len(built) - JACOBIAN_CACHE + 1, 0)]:  # the oldest go first: bounded memory
-            del cache[key]
+        while len(cache) >= JACOBIAN_CACHE:  # the oldest go first: bounded memory
+            del cache[next(iter(cache))]
         lin = cache[level] = _linearise(self, s_va, v)
         return lin
 
