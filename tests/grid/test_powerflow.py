@@ -137,6 +137,7 @@ def test_switch_impedances_are_imported_as_opendss_models_them(key):
     assert np.allclose(ours, theirs, rtol=1e-9, atol=0.0)
 
 
+@needs_feeders
 @pytest.mark.parametrize("key", list(MASTERS))
 def test_voltages_match_opendss(key):
     result, _, both = compared(key)
@@ -439,10 +440,9 @@ def test_a_network_without_a_live_source_is_all_dead_not_an_error():
     assert dead.branches.empty
 
 
+@needs_feeders
 def test_fixed_loads_keep_their_power_when_the_others_scale():
-    net = load_opendss(FEEDERS_DIR / MASTERS["8500-node"]) if FEEDERS_DIR.exists() else None
-    if net is None:
-        pytest.skip("IEEE feeders not found")
+    net = load_opendss(FEEDERS_DIR / MASTERS["8500-node"])
     assert net.load["fixed"].sum() == 24  # 'status=fixed' in loads.dss
     prep = prepare(net)
     full, half = prep.component_power(1.0), prep.component_power(0.5)
