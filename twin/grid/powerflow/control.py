@@ -57,10 +57,10 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from scipy.sparse.linalg import splu
 
 from twin.errors import TwinError
 from twin.grid.network import Network
+from twin.grid.powerflow.factor import Factor
 from twin.grid.powerflow.nodes import SQRT3, slot_mask
 from twin.grid.powerflow.results import PowerFlowResult
 from twin.grid.powerflow.solver import PreparedNetwork, prepare
@@ -430,6 +430,6 @@ def _update(prep: PreparedNetwork, net: Network, old_taps: np.ndarray, taps: np.
             d_cap = d_cap + s * assemble([capacitor_entries(one, prep.nodes, live)], n)
     y = sp.csc_matrix(prep.y + d_branch + d_cap)
     return replace(prep, net=net, y=y, y_branch=sp.csc_matrix(prep.y_branch + d_branch),
-                   y_capacitor=sp.csc_matrix(prep.y_capacitor + d_cap), lu=splu(y, permc_spec="MMD_ATA"),
+                   y_capacitor=sp.csc_matrix(prep.y_capacitor + d_cap), lu=Factor(y),
                    flows=replace(f, values=values),
                    flow_matrix=sp.csr_matrix((values, (f.ends, f.cols)), shape=prep.flow_matrix.shape))

@@ -41,12 +41,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
+from numba import njit
 
 from twin.grid.network import Network
 from twin.grid.powerflow.nodes import GROUND, SQRT3, NodeIndex, is_split, slot_mask
 from twin.grid.schema import Conn
 
-__all__ = ["Components", "build_components", "zip_currents", "GENERATOR_LIMITS_PU", "V_LOW_PU"]
+__all__ = ["Components", "build_components", "injections", "zip_currents", "GENERATOR_LIMITS_PU", "V_LOW_PU"]
 
 GENERATOR_LIMITS_PU = (0.9, 1.1)
 V_LOW_PU = 0.5
@@ -94,37 +95,102 @@ class Components:
 def zip_currents(v: np.ndarray, s_va: np.ndarray, zip_p: np.ndarray, zip_q: np.ndarray, v_base: np.ndarray,
                  v_min_pu: np.ndarray, v_max_pu: np.ndarray, v_low_pu: float = V_LOW_PU,
                  generator: np.ndarray | None = None) -> np.ndarray:
-    """Current drawn by each component at its voltage ``v`` (a to b); pure.
+    """Current drawn by each component at its voltage ``v`` (a to b), amperes; pure.
 
     ``v`` and ``s_va`` are (m,) or (m, k) for k snapshots; the other arrays are per component.
     Outside ``[v_min_pu, v_max_pu]`` the load becomes an admittance (see the module docstring);
     a ``generator`` component there the admittance that carries its rating at the limit.
+    (A compiled loop: the power flow calls it every iteration.)
     """
-    col = (slice(None),) + (None,) * (v.ndim - 1)
-    vb = v_base[col]
-    mag = np.abs(v)
-    u = mag / vb
-    zp, zq = zip_p[col + (slice(None),)], zip_q[col + (slice(None),)]
-    p = s_va.real * (zp[..., 0] * u**2 + zp[..., 1] * u + zp[..., 2])
-    q = s_va.imag * (zq[..., 0] * u**2 + zq[..., 1] * u + zq[..., 2])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        i = np.conj((p + 1j * q) / v)
-    lo, hi = np.broadcast_to(v_min_pu[col], u.shape), np.broadcast_to(v_max_pu[col], u.shape)
-    out = np.nonzero((u <= lo) | (u > hi))
-    if len(out[0]):  # usually none: the admittance factors only where needed
-        uo, lo, hi, k = u[out], lo[out], hi[out], out[0]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            f_i = np.where(uo > hi, 1.0 / hi, (v_low_pu + (1.0 - v_low_pu) * (uo - v_low_pu) / (lo - v_low_pu)) / uo)
-            f_p = np.where(uo > hi, 1.0 / hi**2,
-                           (v_low_pu + (1.0 / lo - v_low_pu) * (uo - v_low_pu) / (lo - v_low_pu)) / uo)
-        pure_z = (zip_p[k, 0] == 1.0) & (zip_q[k, 0] == 1.0)
-        pure_i = (zip_p[k, 1] == 1.0) & (zip_q[k, 1] == 1.0)
-        f = np.where(pure_z, 1.0, np.where(pure_i, f_i, f_p))
-        f = np.where(uo <= v_low_pu, 1.0, f)
-        if generator is not None:
-            f = np.where(generator[k], np.where(uo > hi, 1.0 / hi**2, 1.0 / lo**2), f)
-        i[out] = np.conj(s_va[out]) / v_base[k] ** 2 * f * v[out]
-    return np.where(mag > 0, i, 0.0)
+    v = np.asarray(v)
+    v2 = np.ascontiguousarray(v, complex).reshape((len(v), 1) if v.ndim == 1 else v.shape)
+    s_va = np.asarray(s_va)
+    s2 = np.ascontiguousarray(np.broadcast_to(s_va[:, None] if s_va.ndim == 1 else s_va, v2.shape), complex)
+    gen = np.zeros(len(v), bool) if generator is None else np.asarray(generator, bool)
+    out = np.empty_like(v2)
+    _zip_kernel(v2, s2, np.ascontiguousarray(zip_p, float), np.ascontiguousarray(zip_q, float),
+                np.asarray(v_base, float), np.asarray(v_min_pu, float), np.asarray(v_max_pu, float), float(v_low_pu),
+                gen, out)
+    return out.reshape(np.shape(v))
+
+
+def injections(v: np.ndarray, comps: Components, s_va: np.ndarray, alpha: np.ndarray, beta: np.ndarray,
+               i_source: np.ndarray) -> np.ndarray:
+    """The right-hand side of an iteration, (nodes, k) amperes: ``i_source + C w`` with each
+    component's ``w = alpha v_c + beta conj(v_c) - i_c(v_c)`` (its linear part in the matrix,
+    less its ZIP current) at node voltages ``v`` (nodes, k), one compiled pass over the components.
+
+    ``alpha``, ``beta`` (components,): ``y_lin`` and 0 for the iteration on Y; the loads'
+    derivative for a linearised Jacobian (:mod:`twin.grid.powerflow.jacobian`)."""
+    c = comps
+    out = np.empty(v.shape, complex)
+    _injection_kernel(np.ascontiguousarray(v, complex), c.a, c.b, np.ascontiguousarray(s_va, complex),
+                      c.zip_p, c.zip_q, c.v_base, c.v_min_pu, c.v_max_pu, V_LOW_PU, c.generator,
+                      np.ascontiguousarray(alpha, complex), np.ascontiguousarray(beta, complex),
+                      np.ascontiguousarray(i_source, complex), out)
+    return out
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _zip_one(x, s, vb, lo, hi, zp, zq, generator, v_low):  # pragma: no cover
+    """The ZIP current at voltage x of a component (scalars; ``zp``, ``zq`` its ZIP fractions as
+    tuples) as :func:`zip_currents` defines it. In the band a constant-power part is
+    ``conj(s) x / |x|^2``: no square root, no complex division."""
+    xr, xi = x.real, x.imag
+    mag2 = xr * xr + xi * xi
+    if mag2 == 0.0:
+        return 0.0j
+    u2 = mag2 / (vb * vb)
+    if lo * lo < u2 <= hi * hi:
+        p, q = s.real * zp[2], s.imag * zq[2]
+        if zp[0] != 0.0 or zp[1] != 0.0 or zq[0] != 0.0 or zq[1] != 0.0:
+            u = np.sqrt(u2)
+            p += s.real * (zp[0] * u2 + zp[1] * u)
+            q += s.imag * (zq[0] * u2 + zq[1] * u)
+        return complex((p * xr + q * xi) / mag2, (p * xi - q * xr) / mag2)  # conj(p + jq) x / |x|^2
+    u = np.sqrt(u2)
+    pure_i = zp[1] == 1.0 and zq[1] == 1.0
+    if generator:
+        f = 1.0 / (hi * hi) if u > hi else 1.0 / (lo * lo)
+    elif u <= v_low or (zp[0] == 1.0 and zq[0] == 1.0):
+        f = 1.0
+    elif u > hi:
+        f = 1.0 / hi if pure_i else 1.0 / (hi * hi)
+    elif pure_i:
+        f = (v_low + (1.0 - v_low) * (u - v_low) / (lo - v_low)) / u
+    else:
+        f = (v_low + (1.0 / lo - v_low) * (u - v_low) / (lo - v_low)) / u
+    return np.conj(s) / (vb * vb) * f * x
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _zip_kernel(v, s, zip_p, zip_q, v_base, v_min, v_max, v_low, generator, out):  # pragma: no cover
+    m, k = v.shape
+    for j in range(m):
+        vb, lo, hi, gen = v_base[j], v_min[j], v_max[j], generator[j]
+        zp, zq = (zip_p[j, 0], zip_p[j, 1], zip_p[j, 2]), (zip_q[j, 0], zip_q[j, 1], zip_q[j, 2])
+        for c in range(k):
+            out[j, c] = _zip_one(v[j, c], s[j, c], vb, lo, hi, zp, zq, gen, v_low)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _injection_kernel(v, a, b, s, zip_p, zip_q, v_base, v_min, v_max, v_low, generator, alpha, beta, i_source,
+                      out):  # pragma: no cover
+    n, k = v.shape
+    for i in range(n):
+        for c in range(k):
+            out[i, c] = i_source[i]
+    for j in range(a.shape[0]):
+        na, nb = a[j], b[j]
+        vb, lo, hi, gen = v_base[j], v_min[j], v_max[j], generator[j]
+        zp, zq = (zip_p[j, 0], zip_p[j, 1], zip_p[j, 2]), (zip_q[j, 0], zip_q[j, 1], zip_q[j, 2])
+        aj, bj = alpha[j], beta[j]
+        for c in range(k):
+            x = v[na, c] - (v[nb, c] if nb >= 0 else 0j)
+            w = aj * x + bj * np.conj(x) - _zip_one(x, s[j, c], vb, lo, hi, zp, zq, gen, v_low)
+            out[na, c] += w
+            if nb >= 0:
+                out[nb, c] -= w
 
 
 def build_components(net: Network, nodes: NodeIndex, live: np.ndarray) -> Components:
