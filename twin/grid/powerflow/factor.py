@@ -6,8 +6,9 @@ iteration, for every snapshot: the solves, not the factorisation, are where its 
 minimum-degree ordering on ``A^T + A``: the fewest fill-ins on radial feeders) and solves with
 them in compiled triangular kernels (numba) that walk L and U once per call, a column at a time,
 with a batch's right-hand sides side by side in memory: one pass over the factors serves them
-all, and a wide batch's columns are shared out over the cores. On the IEEE 8500 feeder that is
-two to four times faster than SuperLU's own solve, per right-hand side.
+all, and a wide batch's columns are shared out over the cores. On the IEEE 8500 feeder, against
+SuperLU's own solve: Y (complex) 0.16 ms instead of 0.70; the real-form Jacobian 0.39 ms
+instead of 1.03 for one right-hand side, 0.07 ms instead of 0.45 each for 32.
 
 >>> import numpy as np, scipy.sparse as sp
 >>> a = sp.csc_matrix(np.array([[4.0, 1.0, 0.0], [1.0, 3.0, 1.0], [0.0, 1.0, 2.0]]))

@@ -9,10 +9,12 @@ magnitude and in angle). In real form (node i's real part at row 2i, its imagina
 
 (``C`` the loads' incidence) is the Jacobian of the current mismatch at the voltages where ``D``
 was taken, and the map ``v <- J^-1 (i_s - C (i_c(v_c) - D v_c))`` is Newton's method with that
-Jacobian held fixed. Its fixed point is the power flow's; it contracts at the rate at which the
-loads' derivatives differ from ``D``: after a load change of 10 % on the IEEE 8500 feeder, a
-Jacobian taken at a solution of the new load level gains more than two decimal digits an
-iteration, against well under one for the plain map on Y.
+Jacobian held fixed. Its fixed point is the power flow's. Taken at a solution of the load level
+being solved, it converges as Newton's method does: after a 10 % load change on the IEEE 8500
+feeder the changes are 3e-2, 4e-3, 1e-4 and 9e-11 pu, where the plain map on Y gives 4e-2,
+2e-2, 1.5e-2, 1e-2, ... Away from that level it contracts at the rate at which the loads'
+derivatives differ from ``D`` (a load that has crossed its ``v_min`` or ``v_max`` since has a
+wrong one).
 
 Factoring J costs more than Y (twice the order, four times the entries): it pays where it is used
 again, for warm re-solves at a load level seen before and for long batches.

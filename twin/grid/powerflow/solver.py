@@ -16,9 +16,9 @@ depends on ``conj(v)``), so on long, heavily loaded feeders the map contracts sl
 factorisation is repaid, the solver iterates instead with a *linearised Jacobian*
 (:mod:`twin.grid.powerflow.jacobian`): Newton's method with the Jacobian held fixed, taken at a
 solution of the same load level (tenths of the rated loads). A warm re-solve at a level solved
-before builds one (once) at that level's last solution and then converges in three to four
-iterations (IEEE 8500, a 10 % load change: 4 instead of 11); long batches of snapshots
-(:mod:`twin.grid.powerflow.batch`) use one per level they cross.
+before builds one (once) at that level's last solution and then converges in four to six
+iterations (IEEE 8500, a 10 % load change: 4 to 6 instead of 11); long batches of snapshots
+(:mod:`twin.grid.powerflow.batch`) use one per band of levels they cross.
 
 Nodes of de-energised buses (and phases that no source reaches) are left out of Y and get 0 V.
 """
@@ -294,9 +294,9 @@ def iterate(prep: PreparedNetwork, s_va: np.ndarray, *, tol: float, max_iter: in
             active, g, v, s = active[keep], g[:, keep], v[:, keep], np.ascontiguousarray(s[:, keep])
             if history:
                 history.keep(keep)
-        v = history.next(g, (g - v) / prep.base_v[:, None]) if history else g
+        v, previous = (history.next(g, (g - v) / prep.base_v[:, None]) if history else g), v
     col = int(np.argmax(change))
-    node = int(np.argmax(np.abs(g[:, col] - v[:, col]) / prep.base_v))
+    node = int(np.argmax(np.abs(g[:, col] - previous[:, col]) / prep.base_v))
     bus = prep.net.bus.ids[prep.nodes.bus[node]] if node < prep.nodes.n else "(transformer neutral)"
     raise NotConverged(iterations=max_iter, worst_bus=str(bus), mismatch=float(change[col]))
 
