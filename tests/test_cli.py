@@ -60,3 +60,10 @@ def test_powerflow_loss_report(territory: Path, capsys: pytest.CaptureFixture[st
     assert main(["powerflow", str(territory), "--losses"]) == 0
     out = capsys.readouterr().out
     assert "by voltage level:" in out and "12.47 kV lines" in out and "S01-F1-BKR" in out
+
+
+def test_powerflow_json_with_losses_at_an_hour(territory: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    assert main(["powerflow", str(territory), "--json", "--losses", "--hour", "14"]) == 0
+    out = capsys.readouterr().out
+    assert '"capacitors_closed"' in out and "by voltage level:" in out

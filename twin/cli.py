@@ -3,7 +3,7 @@
     twin validate MODEL [--json]              check a network model before it goes live
     twin generate --customers N --seed S OUT  write a synthetic service territory (native format)
     twin outage MODEL DEVICE                  who loses power if DEVICE (e.g. switch.R12) opens
-    twin powerflow MODEL [--csv F] [--json] [--losses]  solve the unbalanced power flow
+    twin powerflow MODEL [--csv F] [--json] [--losses] [--hour H]  solve the unbalanced power flow
     twin demo [--out DIR]                     the end-to-end demonstration behind `make demo`
 """
 
@@ -44,6 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument("--losses", action="store_true", help="print losses by voltage level, feeder and device")
     f.add_argument("--no-controls", action="store_true",
                    help="keep the model's taps and capacitor states (no regulator/capacitor control loop)")
+    f.add_argument("--hour", type=float, help="time of day (0-24 h) for time-controlled capacitors")
 
     d = sub.add_parser("demo", help="generate, validate and query a territory and the IEEE feeders")
     d.add_argument("--out", type=Path, default=Path("out"), help="folder for generated models")
@@ -68,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
             return _outage(args.model, args.device, normal=args.normal)
         if args.command == "powerflow":
             return _powerflow(args.model, csv=args.csv, as_json=args.json, controls=not args.no_controls,
-                              losses=args.losses)
+                              losses=args.losses, hour=args.hour)
         if args.command == "demo":
             from twin.demo import run_demo
 
@@ -89,14 +90,15 @@ def _outage(model: str, device: str, *, normal: bool) -> int:
     return 0
 
 
-def _powerflow(model: str, *, csv: Path | None, as_json: bool, controls: bool, losses: bool) -> int:
+def _powerflow(model: str, *, csv: Path | None, as_json: bool, controls: bool, losses: bool,
+               hour: float | None = None) -> int:
     import json
 
     from twin.grid.io import load_model
     from twin.grid.powerflow import solve, solve_controlled
 
     net = load_model(model)
-    settled = solve_controlled(net) if controls else None
+    settled = solve_controlled(net, hour=hour) if controls else None
     result = settled.result if settled else solve(net)
     if csv is not None:
         table = result.voltages[["bus", "phase", "v_pu", "angle_deg", "v_volts"]]
@@ -114,10 +116,12 @@ def _powerflow(model: str, *, csv: Path | None, as_json: bool, controls: bool, l
     if settled:
         totals["control_iterations"] = settled.control_iterations
         totals["taps"] = dict(zip(settled.taps["regulator"], settled.taps["tap"].astype(int).tolist()))
+        totals["capacitors_closed"] = dict(zip(settled.capacitors["capacitor"],
+                                               settled.capacitors["closed"].astype(bool).tolist()))
+    out = sys.stderr if str(csv) == "-" else sys.stdout
     if as_json:
-        print(json.dumps(totals, indent=1))
+        print(json.dumps(totals, indent=1), file=out)
     else:
-        out = sys.stderr if str(csv) == "-" else sys.stdout
         print(f"source {result.source_kw:,.3f} kW {result.source_kvar:,.3f} kvar; "
               f"losses {result.losses_kw:,.3f} kW {result.losses_kvar:,.3f} kvar; "
               f"load {result.load_kw:,.3f} kW {result.load_kvar:,.3f} kvar; "

@@ -303,3 +303,44 @@ def test_disabled_controls_leave_taps_and_capacitors_alone():
     r = solve_controlled(net)
     assert r.control_iterations == 1
     assert r.taps.iloc[0].tap == 0 and not r.capacitors["closed"].iloc[0]
+
+
+def _time_control(on_h: float, off_h: float) -> dict:
+    return {"id": "cc", "capacitor": "cap", "kind": CapControlKind.time, "element": "line.l1", "terminal": 1,
+            "on_value": on_h, "off_value": off_h, "pt_ratio": 60.0, "phase": 0}
+
+
+def _opendss_time_state(on_h: float, off_h: float, closed: bool, hour: float) -> bool:
+    """OpenDSS's state of a time-controlled bank after a static-mode solve at ``hour``."""
+    dss = pytest.importorskip("dss")
+    text = dss.DSS.Text
+    for command in ("clear", "new circuit.t basekv=12.47 pu=1.0",
+                    "new line.l1 bus1=sourcebus bus2=b r1=0.1 x1=0.1 length=1",
+                    "new load.ld bus1=b kv=12.47 kw=1000 kvar=500",
+                    f"new capacitor.cap bus1=b kv=12.47 kvar=600 states=[{int(closed)}]",
+                    f"new capcontrol.cc capacitor=cap element=line.l1 terminal=1 type=time on={on_h} off={off_h}",
+                    "set voltagebases=[12.47]", "calcv", "set controlmode=static",
+                    f"set mode=daily stepsize=1h number=1 hour={hour - 1}"):  # a daily step advances the hour first
+        text.Command = command
+    dss.DSS.ActiveCircuit.Solution.Solve()
+    caps = dss.DSS.ActiveCircuit.Capacitors
+    caps.Name = "cap"
+    return bool(caps.States[0])
+
+
+@pytest.mark.parametrize(("on_h", "off_h", "closed", "hour"),
+                         [(8, 20, False, 4), (8, 20, False, 8), (8, 20, False, 13), (8, 20, True, 20),
+                          (8, 20, True, 12), (22, 6, False, 23), (22, 6, True, 3), (22, 6, True, 7)])
+def test_time_controlled_capacitor_follows_the_hour_as_opendss_does(on_h, off_h, closed, hour):
+    net = _feeder(regulator=False, capacitor=_cap(closed), cap_control=_time_control(on_h, off_h))
+    r = solve_controlled(net, hour=hour)
+    assert bool(r.capacitors["closed"].iloc[0]) == _opendss_time_state(on_h, off_h, closed, hour)
+    assert bool(solve_controlled(net).capacitors["closed"].iloc[0]) == closed  # no hour: left as it is
+
+
+def test_time_control_through_midnight_is_a_window_of_the_day():
+    """OpenDSS, from an open bank after midnight, waits for the next on time (its check looks at
+    on-to-midnight only); a time-of-day relay is closed anywhere in its window."""
+    net = _feeder(regulator=False, capacitor=_cap(False), cap_control=_time_control(22.0, 6.0))
+    assert solve_controlled(net, hour=3.0).capacitors["closed"].iloc[0]
+    assert not solve_controlled(net, hour=12.0).capacitors["closed"].iloc[0]

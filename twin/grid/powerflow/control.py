@@ -29,8 +29,11 @@ close above ``on_value``, open below ``off_value``), current (CT secondary amper
 monitored conductor; close above, open below) and power factor (settings -1..1, leading
 negative, as OpenDSS). With ``voltage_override`` a kvar, current or pf control also closes below
 ``v_min_v`` and opens above ``v_max_v`` (PT secondary volts of the monitored conductor). Closing
-waits ``delay_s``, opening ``delay_off_s``. Time-of-day controls are left as they are. Banks are
-one step (the ``capacitor`` table has ``closed`` only).
+waits ``delay_s``, opening ``delay_off_s``. A time control (``kind`` time) holds the bank closed
+from ``on_value`` to ``off_value`` hours of the day (past midnight when ``off_value`` is the
+smaller) at the ``hour`` the solve is for, and is left as it is when no hour is given; that is
+OpenDSS's rule except after midnight in a window through midnight, where OpenDSS leaves an open
+bank open until the next on time and a time-of-day relay here is closed. Banks are one step (the ``capacitor`` table has ``closed`` only).
 
 Taps and capacitor states change Y, not the topology: each change is applied to the prepared
 network as an update of the changed primitives (a transformer's winding ends scale by
@@ -69,7 +72,8 @@ from twin.grid.powerflow.ybus import assemble, capacitor_entries
 from twin.grid.schema import CapControlKind, Conn, TransformerKind
 from twin.grid.topology import build_topology
 
-__all__ = ["MAX_CONTROL_ITER", "MAX_TAP_CHANGE", "ControlNotSettled", "ControlResult", "solve_controlled"]
+__all__ = ["MAX_CONTROL_ITER", "MAX_TAP_CHANGE", "ControlNotSettled", "ControlResult", "solve_controlled",
+           "time_of_day_closed"]
 
 MAX_TAP_CHANGE = 16
 """Most steps a regulator moves in one control iteration (OpenDSS ``MaxTapChange``)."""
@@ -115,12 +119,14 @@ class ControlNotSettled(TwinError):
 
 
 def solve_controlled(net: Network, *, load_scale: float | np.ndarray = 1.0, tol: float = 1e-8, max_iter: int = 100,
-                     max_control_iter: int = MAX_CONTROL_ITER, max_tap_change: int = MAX_TAP_CHANGE) -> ControlResult:
+                     max_control_iter: int = MAX_CONTROL_ITER, max_tap_change: int = MAX_TAP_CHANGE,
+                     hour: float | None = None) -> ControlResult:
     """Power flow of ``net`` with its regulators and capacitor controls settled (static mode).
 
     Starts from the taps and capacitor states in ``net`` (not changed); loads scaled by
     ``load_scale`` (one, or one per load row). ``tol``/``max_iter``: each power flow's;
-    ``max_control_iter``: solves before :class:`ControlNotSettled`.
+    ``max_control_iter``: solves before :class:`ControlNotSettled`; ``hour``: the time of day
+    (hours, 0 to 24) for time-of-day capacitor controls (None: they do not act).
     """
     # the package's tabulation; imported here because the package imports this module
     from twin.grid.powerflow import result_of
@@ -129,7 +135,7 @@ def solve_controlled(net: Network, *, load_scale: float | np.ndarray = 1.0, tol:
     closed = np.array(net.capacitor["closed"], dtype=bool)
     work = _with_state(net, taps, closed)
     prep = prepare(work)
-    regs, caps = _Regulators(prep), _CapControls(prep)
+    regs, caps = _Regulators(prep), _CapControls(prep, hour)
     seen = {_state(taps, closed)}
     v_node, acted, total = None, (), 0
 
@@ -291,9 +297,10 @@ def _winding_tap(prep: PreparedNetwork, k: int, w: int, slot: int) -> tuple[int,
 
 
 class _CapControls:
-    """The enabled capacitor controls (not time controls): settings, where each samples, sampling."""
+    """The enabled capacitor controls: settings, where each samples, sampling; time controls
+    only when the solve is for an ``hour`` of the day."""
 
-    def __init__(self, prep: PreparedNetwork) -> None:
+    def __init__(self, prep: PreparedNetwork, hour: float | None = None) -> None:
         net = prep.net
         cc, cap = net.cap_control, net.capacitor
         self.cc, self.ids = cc, cc.ids
@@ -307,14 +314,23 @@ class _CapControls:
                 term = _monitored(prep, str(cc["element"][j]), int(cc["terminal"][j]) - 1, int(cc["phase"][j]),
                                   bool(delta[j]))
             self.at.append(term)
+        self.timed = (cc["enabled"] & (self.cap >= 0) & (cc["kind"] == CapControlKind.time) if hour is not None
+                      else np.zeros(len(cc), bool))
+        self.hour = hour
 
     def sample(self, v: np.ndarray, i_end: np.ndarray, closed: np.ndarray) -> list[_Action]:
         cc, out = self.cc, []
         for j, at in enumerate(self.at):
+            c = int(self.cap[j])
+            if self.timed[j]:
+                change = time_of_day_closed(cc["on_value"][j], cc["off_value"][j], float(self.hour))
+                if change != bool(closed[c]):
+                    delay = cc["delay_s"][j] if change else cc["delay_off_s"][j]
+                    out.append(_Action(f"cap_control.{self.ids[j]}", float(delay), c, close=change))
+                continue
             if at is None:
                 continue
             ends, nodes, node, other = at
-            c = int(self.cap[j])
             was = bool(closed[c])
             volts = abs(v[node] - v[other]) / cc["pt_ratio"][j]
             kind, on, off = cc["kind"][j], cc["on_value"][j], cc["off_value"][j]
@@ -348,6 +364,21 @@ class _CapControls:
                 return True
             return False if (was and pf > pf_off) else None
         return None
+
+
+def time_of_day_closed(on_h: float, off_h: float, hour: float) -> bool:
+    """Whether a time control holds its bank closed at ``hour`` (of the day, wrapped to 0-24 h):
+    from ``on_h`` up to ``off_h``, through midnight when ``off_h`` is not after ``on_h``.
+
+    >>> time_of_day_closed(7.0, 19.0, 12.0), time_of_day_closed(7.0, 19.0, 19.0)
+    (True, False)
+    >>> time_of_day_closed(22.0, 6.0, 23.5), time_of_day_closed(22.0, 6.0, 3.0), time_of_day_closed(22.0, 6.0, 12.0)
+    (True, True, False)
+    """
+    h = hour % 24.0
+    if off_h > on_h:
+        return bool(on_h <= h < off_h)
+    return bool(h >= on_h or h < off_h)
 
 
 def _pf_1to2(s: complex) -> float:
