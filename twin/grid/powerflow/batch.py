@@ -44,7 +44,7 @@ from numba import njit
 from twin.grid.powerflow.factor import CORES
 from twin.grid.powerflow.jacobian import Linearised, linearise
 from twin.grid.powerflow.loads import injections
-from twin.grid.powerflow.solver import BatchResult, PreparedNetwork, _iterate_safely
+from twin.grid.powerflow.solver import BatchResult, PreparedNetwork, _iterate_safely, _max_change
 
 __all__ = ["BATCH_LINEARISED", "CHUNK", "solve_batch"]
 
@@ -177,7 +177,7 @@ def _rolling(prep: PreparedNetwork, order: np.ndarray, levels: np.ndarray, power
     enter(np.arange(width))
     while (slot_row >= 0).any():
         rhs = injections(v, c, s, lin.alpha, lin.beta, prep.i_source)
-        _advance(lin.lu.solve_interleaved(rhs, share=False), v, prep.base_v, change)
+        _max_change(lin.lu.solve_interleaved(rhs, share=False), v, prep.base_v, change, True)  # and v <- the step
         slot_it += 1
         live = slot_row >= 0
         done = np.flatnonzero(live & (change < tol))
@@ -197,24 +197,6 @@ def _rolling(prep: PreparedNetwork, order: np.ndarray, levels: np.ndarray, power
         anchors[:] = _spread(anchors + [(float(levels[slot_row[newest]]), v[:, newest].copy())])
         enter(done)
     return iterations, mismatch
-
-
-@njit(cache=True, nogil=True)
-def _advance(g, v, base_v, change):  # pragma: no cover
-    """``v <- g``, and per column the largest ``|g - v| / base_v`` over the nodes into ``change``."""
-    n, k = g.shape
-    for c in range(k):
-        change[c] = 0.0
-    for i in range(n):
-        w = 1.0 / (base_v[i] * base_v[i])
-        for c in range(k):
-            d = g[i, c] - v[i, c]
-            d2 = (d.real * d.real + d.imag * d.imag) * w
-            if d2 > change[c]:
-                change[c] = d2
-            v[i, c] = g[i, c]
-    for c in range(k):
-        change[c] = np.sqrt(change[c])
 
 
 def predict(anchors: list[tuple[float, np.ndarray]], levels: np.ndarray) -> np.ndarray:

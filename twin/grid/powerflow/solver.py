@@ -273,7 +273,7 @@ def iterate(prep: PreparedNetwork, s_va: np.ndarray, *, tol: float, max_iter: in
     if start is None:
         v = np.repeat(prep.lu.solve(prep.i_source)[:, None], k, axis=1)
     else:
-        v = np.ascontiguousarray(np.broadcast_to(np.asarray(start, complex).reshape(prep.n, -1), (prep.n, k)))
+        v = np.array(np.broadcast_to(np.asarray(start, complex).reshape(prep.n, -1), (prep.n, k)), order="C")
     history = _History(depth, v.shape) if depth else None
     out = np.empty((prep.n, k), complex)
     last = np.full(k, np.inf)  # each snapshot's last change
@@ -282,7 +282,7 @@ def iterate(prep: PreparedNetwork, s_va: np.ndarray, *, tol: float, max_iter: in
         rhs = injections(v, c, s, alpha, beta, prep.i_source)
         g = prep.lu.solve(rhs) if lin is None else lin.lu.solve_interleaved(rhs)
         change = np.empty(len(active))
-        _max_change(g, v, prep.base_v, change)
+        _max_change(g, v, prep.base_v, change, False)
         last[active] = change
         done = change < tol
         if done.all():
@@ -302,8 +302,9 @@ def iterate(prep: PreparedNetwork, s_va: np.ndarray, *, tol: float, max_iter: in
 
 
 @njit(cache=True, nogil=True)
-def _max_change(g, v, base_v, out):  # pragma: no cover
-    """Per column, the largest ``|g - v| / base_v`` over the nodes."""
+def _max_change(g, v, base_v, out, advance):  # pragma: no cover
+    """Per column, the largest ``|g - v| / base_v`` over the nodes into ``out``; with
+    ``advance``, also ``v <- g`` in the same pass."""
     n, k = g.shape
     for c in range(k):
         out[c] = 0.0
@@ -314,6 +315,8 @@ def _max_change(g, v, base_v, out):  # pragma: no cover
             d2 = (d.real * d.real + d.imag * d.imag) * w
             if d2 > out[c]:
                 out[c] = d2
+            if advance:
+                v[i, c] = g[i, c]
     for c in range(k):
         out[c] = np.sqrt(out[c])
 
