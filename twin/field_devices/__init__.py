@@ -1,0 +1,1 @@
+"""Field devices of the simulated world: protection that trips, reclosers, fuses, sectionalisers."""
