@@ -67,3 +67,25 @@ def test_powerflow_json_with_losses_at_an_hour(territory: Path, capsys: pytest.C
     assert main(["powerflow", str(territory), "--json", "--losses", "--hour", "14"]) == 0
     out = capsys.readouterr().out
     assert '"capacitors_closed"' in out and "by voltage level:" in out
+
+
+def test_shortcircuit_study_csv_and_one_fault_with_its_sequence(territory: Path, tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    import pandas as pd
+
+    capsys.readouterr()
+    out = tmp_path / "faults.csv"
+    assert main(["shortcircuit", str(territory), "--csv", str(out)]) == 0
+    table = pd.read_csv(out)
+    assert list(table.columns) == ["bus", "i3ph_a", "islg_a", "ill_a"]
+    assert (table["i3ph_a"] > 0).all() and "protective zones" in capsys.readouterr().out
+    from twin.grid.native import load_native
+    from twin.grid.shortcircuit import fault_study
+
+    zones = fault_study(load_native(territory)).zones
+    lateral = zones[zones["kind"] == "fuse"]["weakest_bus"].iloc[0]  # the end of a fused lateral
+    assert main(["shortcircuit", str(territory), "--bus", lateral, "--type", "slg"]) == 0
+    text = capsys.readouterr().out
+    assert "slg fault at" in text and "phase" in text and "sequence of operations" in text
+    assert main(["shortcircuit", str(territory), "--bus", "nope"]) == 1
+    assert "no bus 'nope'" in capsys.readouterr().err

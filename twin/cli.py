@@ -4,6 +4,7 @@
     twin generate --customers N --seed S OUT  write a synthetic service territory (native format)
     twin outage MODEL DEVICE                  who loses power if DEVICE (e.g. switch.R12) opens
     twin powerflow MODEL [--csv F] [--json] [--losses] [--hour H]  solve the unbalanced power flow
+    twin shortcircuit MODEL [--bus B] [--csv F]  fault currents at every bus, or one fault in full
     twin demo [--out DIR]                     the end-to-end demonstration behind `make demo`
 """
 
@@ -46,6 +47,16 @@ def _parser() -> argparse.ArgumentParser:
                    help="keep the model's taps and capacitor states (no regulator/capacitor control loop)")
     f.add_argument("--hour", type=float, help="time of day (0-24 h) for time-controlled capacitors")
 
+    s = sub.add_parser("shortcircuit", help="fault currents at every bus, or one fault and what operates")
+    s.add_argument("model", help="OpenDSS master file or native model folder")
+    s.add_argument("--bus", help="work out one fault at this bus: currents per phase and the devices that operate")
+    s.add_argument("--csv", type=Path, help="write bus,i3ph_a,islg_a,ill_a here ('-': stdout)")
+    s.add_argument("--type", choices=[t.name for t in _fault_types()], default="three_phase",
+                   help="fault type with --bus (default three_phase)")
+    s.add_argument("--phases", help="faulted phases with --bus, e.g. A or BC (default: the bus's first)")
+    s.add_argument("--r-fault", type=float, default=0.0, help="fault resistance with --bus, ohms per phase")
+    s.add_argument("--temporary", action="store_true", help="with --bus: a temporary fault (gone at the first trip)")
+
     d = sub.add_parser("demo", help="generate, validate and query a territory and the IEEE feeders")
     d.add_argument("--out", type=Path, default=Path("out"), help="folder for generated models")
     d.add_argument("--customers", type=int, default=20_000, help="size of the demo territory")
@@ -70,6 +81,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "powerflow":
             return _powerflow(args.model, csv=args.csv, as_json=args.json, controls=not args.no_controls,
                               losses=args.losses, hour=args.hour)
+        if args.command == "shortcircuit":
+            return _shortcircuit(args.model, bus=args.bus, csv=args.csv, kind=args.type, phases=args.phases,
+                                 r_fault_ohm=args.r_fault, temporary=args.temporary)
         if args.command == "demo":
             from twin.demo import run_demo
 
@@ -78,6 +92,87 @@ def main(argv: list[str] | None = None) -> int:
         print(f"twin {args.command}: {err}", file=sys.stderr)
         return 1
     return 2
+
+
+def _fault_types():
+    from twin.grid.shortcircuit import FaultType
+
+    return FaultType
+
+
+def _shortcircuit(model: str, *, bus: str | None, csv: Path | None, kind: str, phases: str | None,
+                  r_fault_ohm: float, temporary: bool) -> int:
+    """The fault study (one row per bus), or with ``bus`` one fault and the protection's answer."""
+    from twin.grid.io import load_model
+    from twin.grid.powerflow import prepare
+    from twin.grid.shortcircuit import FaultType, fault_at, fault_study
+
+    net = load_model(model)
+    prep = prepare(net)
+    out = sys.stderr if str(csv) == "-" else sys.stdout
+    if bus is None:
+        study = fault_study(prep)
+        table = study.buses[["bus", "i3ph_a", "islg_a", "ill_a"]]
+        if csv is not None:
+            text = table.to_csv(index=False, float_format="%.2f")
+            sys.stdout.write(text) if str(csv) == "-" else csv.write_text(text)
+        t = study.buses
+        k = int(t["i3ph_a"].to_numpy().argmax())
+        print(f"{len(t)} buses studied; largest fault {t['i3ph_a'].iloc[k]:,.0f} A at {t['bus'].iloc[k]}; "
+              f"{len(study.zones)} protective zones", file=out)
+        for z in study.zones.sort_values("min_a").head(10).itertuples():
+            print(f"  {z.kind} {z.device}: {z.buses} buses, faults {z.min_a:,.0f} A (at {z.weakest_bus}) to "
+                  f"{z.max_a:,.0f} A", file=out)
+        return 0
+    r = fault_at(prep, bus, FaultType[kind], phases=phases, r_fault_ohm=r_fault_ohm)
+    print(f"{r.kind.name} fault at {bus}" + (f" through {r_fault_ohm:g} ohm" if r_fault_ohm else "") + ":", file=out)
+    for row in r.currents.itertuples():
+        print(f"  phase {row.phase}: {row.i_a:,.1f} A at {row.angle_deg:+.1f} deg", file=out)
+    if r.devices.empty:
+        print("no protective device carries the fault current", file=out)
+        return 0
+    print("protective devices carrying fault current (largest phase):", file=out)
+    peak = r.devices.groupby("device", sort=False).agg(kind=("kind", "first"), on_path=("on_path", "first"),
+                                                       i_a=("i_a", "max"))
+    for device, row in peak.iterrows():
+        print(f"  {row.kind} {device}: {row.i_a:,.1f} A{'' if row.on_path else ' (not between the fault and the source)'}",
+              file=out)
+    _protection_response(net, bus, peak, temporary, out)
+    return 0
+
+
+def _protection_response(net, bus: str, peak, temporary: bool, out) -> None:
+    """What the devices between the fault and the source do, in time order."""
+    from twin.field_devices.protection import simulate
+    from twin.grid.tcc import settings_from_switch
+    from twin.grid.topology import build_topology
+
+    sw = net.switch
+    above = [ref.partition(".")[2] for ref in build_topology(net).path_to_source(f"bus.{bus}")
+             if ref.startswith("switch.")]
+    path, amps = [], []
+    for device in reversed(above):  # source first
+        if device not in peak.index:
+            continue
+        row = peak.loc[device]
+        k = sw.position(device)
+        try:
+            settings = settings_from_switch(int(sw["kind"][k]), sw["curve"][k], float(sw["rated_a"][k]))
+        except ValueError as err:
+            print(f"  {device}: its setting does not read ({err}); left out of the sequence", file=out)
+            continue
+        if settings is not None:
+            path.append((device, settings))
+            amps.append(float(row.i_a))
+    if not path:
+        return
+    response = simulate(path, amps, permanent=not temporary)
+    print(f"{'temporary' if temporary else 'permanent'} fault, sequence of operations:", file=out)
+    for time_s, device, action in response.timeline(digits=3):
+        print(f"  {time_s:8.3f} s  {device} {action}", file=out)
+    print(("cleared" if response.cleared else "NOT cleared") + (f", isolated by {response.isolated_by}"
+          if response.isolated_by else "") + (" (miscoordinated: expected "
+          f"{response.expected})" if response.miscoordinated else ""), file=out)
 
 
 def _outage(model: str, device: str, *, normal: bool) -> int:

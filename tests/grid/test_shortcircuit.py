@@ -105,7 +105,8 @@ def test_fault_resistance_and_the_minimum_fault():
     assert list(r.currents["phase"]) == [2]
     assert r.currents["i_a"].iloc[0] == pytest.approx(3 * V_LN / abs(2 * z1 + z0 + 30.0), rel=1e-6)
     study = fault_study(_feeder(), prefault="flat", r_min_ohm=10.0).buses.set_index("bus")
-    assert study.loc["f", "imin_a"] == pytest.approx(3 * V_LN / abs(2 * z1 + z0 + 30.0), rel=1e-6)
+    slg_10 = 3 * V_LN / abs(2 * z1 + z0 + 30.0)  # each phase through 10 ohm: LL through 20 ohm is larger
+    assert study.loc["f", "imin_a"] == pytest.approx(min(slg_10, np.sqrt(3) * V_LN / abs(2 * z1 + 20.0)), rel=1e-6)
     llg = fault_at(_feeder(), "f", FaultType.llg, prefault="flat")
     assert len(llg.currents) == 2 and (llg.currents["i_a"] > 0).all()
     lll = fault_at(_feeder(), "f", FaultType.three_phase_ungrounded, prefault="flat")

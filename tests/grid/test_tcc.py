@@ -268,5 +268,5 @@ def test_every_protective_device_of_a_territory_parses():
     for k, c, r, p in zip(kinds, curves, rated, parsed):
         if int(k) == SwitchKind.fuse:  # link rating = rated_a, 'NNT'
             assert (p.name, p.rating_a) == (c, int(r))
-        elif int(k) == SwitchKind.breaker and c:
-            assert p.inst_a == 8 * p.pickup_a and not math.isnan(p.pickup_a)
+        elif int(k) == SwitchKind.breaker and c:  # the territory's feeder relays: U3, time dial 5, no 50P
+            assert p.td == 5.0 and p.inst_a is None and not math.isnan(p.pickup_a)

@@ -564,7 +564,7 @@ class _Builder:
         head = self._feeder_bus(f, V_PRIMARY, Phase.ABC, origin + 40.0 * along)
         pickup = int(max(200, round(2 * amps / 10) * 10))
         self._switch(f"{fid}-BKR", self.feeder_lv[f], head, Phase.ABC, SwitchKind.breaker, 1200.0, 25000.0,
-                     remote=True, curve=f"51P {pickup}A U3; 50P {8 * pickup}A")
+                     remote=True, curve=f"51P {pickup}A U3 TD5")
 
         at = np.round(np.array([0.25, 0.4, 0.5, 0.6, 0.8]) * stations).astype(int)
         sw1, vr, rcl, spur, sw2 = _distinct(at, stations)

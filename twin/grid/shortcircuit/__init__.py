@@ -2,8 +2,8 @@
 
 :func:`fault_study` gives every bus's bolted fault currents with OpenDSS's fault-study
 definitions (three-phase, the largest single line-to-ground, the largest line-to-line) and the
-minimum fault (single line-to-ground through :data:`MIN_FAULT_OHM`), and the weakest fault of
-each protective device's zone; :func:`fault_at` works one fault out in full (any
+minimum fault (the smaller of SLG and LL, bolted or through a fault resistance), and the weakest
+fault of each protective device's zone; :func:`fault_at` works one fault out in full (any
 :class:`FaultType`, any phases, a fault resistance) with the currents every protective device
 sees. Both take the network's present switch states; pre-fault voltages are the power flow's
 (OpenDSS's) or flat (the linear network). The Thevenin equivalents come from one factorisation of

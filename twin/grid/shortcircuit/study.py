@@ -7,9 +7,11 @@ and to ground (bolted), ``islg_a`` the largest single line-to-ground current ove
 ``ill_a`` the largest line-to-line current over its pairs of phases (0 on a one-phase bus),
 these two through OpenDSS's 1e-4 ohm (:data:`~twin.grid.shortcircuit.faults.STUDY_OHM`; it
 matters only next to a stiff source, 3 % at the IEEE 13-node feeder's substation).
-The *minimum* fault is a single line-to-ground fault through :data:`MIN_FAULT_OHM`; a protective
-device's *zone* is the buses it is the nearest upstream protective device of, and its weakest
-point the zone's bus with the smallest minimum fault (what the device must still see).
+The *minimum* fault at a bus is the smaller of its single line-to-ground and line-to-line faults
+through :data:`MIN_FAULT_OHM`; a protective device's *zone* is the buses it is the nearest
+upstream protective device of, and its weakest point the zone's bus with the smallest minimum
+fault (what the device must still see); faults behind a transformer below it belong to that
+transformer's protection and are left out.
 """
 
 from __future__ import annotations
@@ -22,16 +24,16 @@ import pandas as pd
 from twin.errors import ModelError
 from twin.grid.network import Network
 from twin.grid.powerflow.solver import PreparedNetwork, prepare
-from twin.grid.schema import PROTECTIVE_KINDS, Phase, SwitchKind
+from twin.grid.schema import PROTECTIVE_KINDS, SwitchKind
 from twin.grid.shortcircuit.faults import GROUNDED, FaultType, fault_currents, worst
 from twin.grid.shortcircuit.thevenin import Thevenin, thevenin
 from twin.grid.topology import build_topology
 
 __all__ = ["MIN_FAULT_OHM", "FaultResult", "FaultStudy", "fault_at", "fault_study"]
 
-MIN_FAULT_OHM = 40.0
-"""Fault resistance of the minimum (high-impedance) single line-to-ground fault, ohms: a common
-North American planning value; pass the utility's own as ``r_min_ohm``."""
+MIN_FAULT_OHM = 0.0
+"""Fault resistance of the minimum fault, ohms: bolted by default (what an overcurrent device is
+set to see); pass a utility's high-impedance value (often 40 ohm) as ``r_min_ohm``."""
 
 DEVICE_KINDS = PROTECTIVE_KINDS | {SwitchKind.sectionaliser}
 
@@ -39,9 +41,11 @@ DEVICE_KINDS = PROTECTIVE_KINDS | {SwitchKind.sectionaliser}
 @dataclass(frozen=True)
 class FaultStudy:
     """``buses``: one row per live bus: ``bus, phases, v_nom_v, i3ph_a, islg_a, ill_a, imin_a``
-    (the minimum fault), ``zone`` (nearest upstream protective device, '' above the first).
-    ``zones``: one row per protective device: ``device, kind, buses, max_a`` (the largest
-    bolted fault in its zone), ``min_a`` and ``weakest_bus`` (its weakest point)."""
+    (the minimum fault: the smaller of SLG and LL through ``r_min_ohm``), ``zone`` (nearest upstream
+    protective device, '' above the first).
+    ``zones``: one row per protective device: ``device, kind, buses`` (of its zone at its own
+    voltage), ``max_a`` (the largest bolted fault there), ``min_a`` and ``weakest_bus`` (its
+    weakest point)."""
 
     buses: pd.DataFrame
     zones: pd.DataFrame
@@ -63,9 +67,12 @@ class FaultResult:
     node_v: np.ndarray
 
 
-def _phase_label(flags: int) -> str:
-    """'ABC', 'AC', 'S1S2'... of a bus's phase flags."""
-    return "".join(p.name for p in (Phase.A, Phase.B, Phase.C, Phase.S1, Phase.S2) if int(flags) & p)
+def _phase_labels(flags: np.ndarray) -> np.ndarray:
+    """'ABC', 'AC', 'S1S2'... of each bus's phase flags."""
+    values, inverse = np.unique(np.asarray(flags, np.int64), return_inverse=True)
+    names = [["A", "B", "C", "S1", "S2"][k] for k in range(5)]
+    labels = np.array(["".join(n for k, n in enumerate(names) if int(v) & (1 << k)) for v in values], dtype=object)
+    return labels[inverse.ravel()]
 
 
 def _prepared(net: Network | PreparedNetwork) -> PreparedNetwork:
@@ -90,25 +97,40 @@ def fault_study(net: Network | PreparedNetwork, *, prefault: str = "powerflow",
     rows = np.flatnonzero(live.any(axis=1))
     z, v, on = th.z[rows], th.v[rows], live[rows]
     bolted = worst(z, v, on)
-    weak = worst(z, v, on, r_slg_ohm=r_min_ohm)["islg"]
+    low = worst(z, v, on, r_slg_ohm=r_min_ohm, r_ll_ohm=2.0 * r_min_ohm)
+    weak = np.where(low["ill"] > 0, np.minimum(low["islg"], low["ill"]), low["islg"])
     net_ = prep.net
     topo = build_topology(net_)
     zone_row = topo.protective[rows]
     sw = net_.switch
     zone = np.where(zone_row >= 0, sw.ids[np.maximum(zone_row, 0)] if len(sw) else "", "")
     buses = pd.DataFrame({
-        "bus": net_.bus.ids[rows], "phases": [_phase_label(p) for p in net_.bus["phases"][rows]], "v_nom_v": net_.bus["v_nom_v"][rows],
+        "bus": net_.bus.ids[rows], "phases": _phase_labels(net_.bus["phases"][rows]), "v_nom_v": net_.bus["v_nom_v"][rows],
         "i3ph_a": bolted["i3ph"], "islg_a": bolted["islg"], "ill_a": bolted["ill"], "imin_a": weak, "zone": zone,
     })
-    zones = []
-    for device, group in buses[buses["zone"] != ""].groupby("zone", sort=False):
-        k = int(np.argmin(group["imin_a"].to_numpy()))
-        zones.append({"device": device, "kind": SwitchKind(int(sw["kind"][sw.position(device)])).name,
-                      "buses": len(group), "max_a": float(group[["i3ph_a", "islg_a", "ill_a"]].to_numpy().max()),
-                      "min_a": float(group["imin_a"].iloc[k]), "weakest_bus": str(group["bus"].iloc[k])})
+    zones = _zones(zone_row, buses, sw, dict(zip(net_.bus.ids, net_.bus["v_nom_v"])))
     return FaultStudy(buses=buses.reset_index(drop=True),
-                      zones=pd.DataFrame(zones, columns=["device", "kind", "buses", "max_a", "min_a", "weakest_bus"]),
-                      r_min_ohm=r_min_ohm)
+                      zones=zones, r_min_ohm=r_min_ohm)
+
+
+def _zones(zone_row: np.ndarray, buses: pd.DataFrame, sw, bus_v: dict[str, float]) -> pd.DataFrame:
+    """One row per protective device with buses in its zone at its own voltage (a fault behind a
+    service transformer reaches it divided by the turns ratio, and is the transformer's fuse's):
+    their count, the largest bolted fault, and the weakest point (the smallest minimum fault)."""
+    device_v = np.array([bus_v[b] for b in sw["from_bus"]]) if len(sw) else np.zeros(0)
+    v_nom = buses["v_nom_v"].to_numpy()
+    inside = np.flatnonzero((zone_row >= 0) & np.isclose(v_nom, device_v[np.maximum(zone_row, 0)] if len(sw)
+                                                         else v_nom, rtol=1e-3))
+    imin = buses["imin_a"].to_numpy()[inside]
+    peak = buses[["i3ph_a", "islg_a", "ill_a"]].to_numpy().max(axis=1)[inside]
+    order = np.lexsort((imin, zone_row[inside]))  # by zone, weakest first
+    device, first, count = np.unique(zone_row[inside][order], return_index=True, return_counts=True)
+    weakest = inside[order[first]]
+    return pd.DataFrame({
+        "device": sw.ids[device], "kind": [SwitchKind(int(k)).name for k in sw["kind"][device]], "buses": count,
+        "max_a": np.maximum.reduceat(peak[order], first) if len(first) else np.zeros(0),
+        "min_a": buses["imin_a"].to_numpy()[weakest], "weakest_bus": buses["bus"].to_numpy()[weakest],
+    })
 
 
 def fault_at(net: Network | PreparedNetwork, bus: str, kind: FaultType = FaultType.three_phase, *,

@@ -22,7 +22,7 @@ Units: ohms, volts, amperes; nodes are :class:`~twin.grid.powerflow.nodes.NodeIn
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
@@ -47,7 +47,14 @@ class Thevenin:
     z: np.ndarray
     v: np.ndarray
     y: sp.csc_matrix  # the fault-study matrix
-    lu: Factor
+    _factor: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def lu(self) -> Factor:
+        """The fault-study matrix factored (on first use: a study of every bus needs none)."""
+        if "lu" not in self._factor:
+            self._factor["lu"] = Factor(self.y)
+        return self._factor["lu"]
 
     def voltage_change(self, nodes: np.ndarray, currents: np.ndarray) -> np.ndarray:
         """Change of every node's voltage (n,) when ``currents`` (amperes) leave the network at
@@ -69,13 +76,13 @@ def thevenin(prep: PreparedNetwork, *, v_prefault: np.ndarray | None = None) -> 
     """The Thevenin equivalent at every bus of a prepared network; ``v_prefault`` (n,) volts,
     e.g. a power flow's node voltages, else the flat (linear) pre-fault voltages."""
     y = fault_matrix(prep)
-    lu = Factor(y)
-    v = lu.solve(prep.i_source) if v_prefault is None else np.asarray(v_prefault, complex)
+    factor = {} if v_prefault is not None else {"lu": Factor(y)}
+    v = factor["lu"].solve(prep.i_source) if v_prefault is None else np.asarray(v_prefault, complex)
     of = prep.nodes.of  # (buses, 3) node per slot, -1 where none
     z = _bus_blocks(y, of)
     live = of >= 0
     v_bus = np.where(live, v[np.where(live, of, 0)], 0.0)
-    return Thevenin(prep=prep, nodes=of, z=z, v=v_bus, y=y, lu=lu)
+    return Thevenin(prep=prep, nodes=of, z=z, v=v_bus, y=y, _factor=factor)
 
 
 def _bus_blocks(y: sp.csc_matrix, of: np.ndarray) -> np.ndarray:

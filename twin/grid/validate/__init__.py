@@ -1,7 +1,8 @@
 """The model validator: check a whole network model and report every problem at once.
 
 :func:`validate` runs every rule of :data:`~twin.grid.validate.rules.RULES` (and, on a model
-without errors, the power-flow rules of :mod:`~twin.grid.validate.rules_powerflow`) over a
+without errors, the power-flow rules of :mod:`~twin.grid.validate.rules_powerflow` and the
+protection rules of :mod:`~twin.grid.validate.rules_protection`) over a
 :class:`~twin.grid.network.Network` and returns a :class:`Report`; :func:`validate_path` first loads
 an OpenDSS master file or a native model folder and turns a failure to load into an error finding
 with the file and line, so a broken model still gives a report, not a traceback:
@@ -30,6 +31,7 @@ from twin.grid.validate.context import Context, Rule
 from twin.grid.validate.findings import Finding, Report, Severity
 from twin.grid.validate.rules import RULES
 from twin.grid.validate.rules_powerflow import POWERFLOW_RULES
+from twin.grid.validate.rules_protection import PROTECTION_RULES
 
 __all__ = ["validate", "validate_path", "Finding", "Severity", "Report", "Rule", "RULES"]
 
@@ -52,7 +54,7 @@ def validate(net: Network, *, source_path: str | Path | None = None, rules: Sequ
                                     message="the power flow was not run: the model has errors",
                                     fix="correct the errors, then validate again to see voltages and loading"))
         else:
-            for rule in POWERFLOW_RULES:
+            for rule in POWERFLOW_RULES + PROTECTION_RULES:
                 findings += _run(rule, net, ctx)
     try:
         summary = net.summary()
