@@ -24,6 +24,7 @@ $(VENV)/.bench: $(VENV)/.installed
 bench: $(VENV)/.bench
 	$(PY) benchmarks/bench_territory.py
 	$(PY) benchmarks/powerflow.py --skip-1m
+	$(PY) benchmarks/shortcircuit.py
 
 clean:
 	rm -rf $(VENV) out

@@ -181,7 +181,7 @@ def _rolling(prep: PreparedNetwork, order: np.ndarray, levels: np.ndarray, power
         slot_it += 1
         live = slot_row >= 0
         done = np.flatnonzero(live & (change < tol))
-        stuck = np.flatnonzero(live & (change >= tol) & (slot_it >= max_iter))
+        stuck = np.flatnonzero(live & ~(change < tol) & (slot_it >= max_iter))  # NaN too: a step that diverged
         for slot in stuck:  # Newton's steps did not converge: the plain iteration decides (or says where)
             v[:, slot], it, mis = _iterate_safely(prep, s[:, slot], tol=tol, max_iter=max_iter, start=v[:, slot],
                                                   lin=None)

@@ -20,6 +20,7 @@ True
 from __future__ import annotations
 
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -98,13 +99,16 @@ class Factor:
 
 CORES = max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 _POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
 
 
 def _pool() -> ThreadPoolExecutor:
-    """The threads that share out a wide solve's columns (the kernels release the GIL)."""
+    """The threads that share out a wide solve's columns (the kernels release the GIL); made on
+    first use, once, whichever thread asks first."""
     global _POOL
-    if _POOL is None:
-        _POOL = ThreadPoolExecutor(max_workers=CORES, thread_name_prefix="twin-solve")
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(max_workers=CORES, thread_name_prefix="twin-solve")
     return _POOL
 
 
