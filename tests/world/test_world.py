@@ -1,0 +1,114 @@
+"""The world's clock, streams, event stream and the physics of a fault, on a small territory.
+
+A fault on a lateral below a recloser: a temporary one is cleared by the recloser's fast shot and
+the lateral's fuse survives (fuse saving), everyone is back; a permanent one blows the fuse on the
+delayed shot and exactly the customers below the fuse stay out. The world's protective operations
+are the protection engine's, at the same times; the same seed gives the same event lines."""
+
+from __future__ import annotations
+
+import time
+from functools import cache
+
+import numpy as np
+import pytest
+
+from twin.grid.topology import build_topology
+from twin.world.environment import World
+from twin.world.events import EventKind, JsonLines
+from twin.world.physics import Fault
+from twin.world.territory import generate_territory
+
+
+@cache
+def _territory():
+    """The territory, its topology, the fused lateral below a recloser with the least fault
+    current (far out: within the recloser's fuse-saving range), the recloser, and the line at the
+    lateral's weakest point."""
+    from twin.grid.shortcircuit import fault_study
+
+    net = generate_territory(2000, seed=3)
+    topo = build_topology(net)
+    zones = fault_study(net).zones.set_index("device")
+    below = [f for f in zones.index if zones.at[f, "kind"] == "fuse" and topo.upstream_protective(f"switch.{f}").endswith("-RCL")]
+    fuse = min(below, key=lambda f: zones.at[f, "max_a"])
+    weakest = zones.at[fuse, "weakest_bus"]
+    line = next(str(l) for l, b in zip(net.line.ids, net.line["to_bus"]) if b == weakest)
+    return net, topo, fuse, topo.upstream_protective(f"switch.{fuse}"), line
+
+
+def _world(permanent: bool, seed: int = 1) -> tuple[World, str, str, str, object]:
+    net, topo, fuse, recloser, line = _territory()
+    world = World(net, seed=seed)
+    world.inject(Fault(line, permanent=permanent, cause="tree"), at_s=60.0)
+    world.run_to(3600.0)
+    return world, fuse, recloser, line, topo
+
+
+def test_a_temporary_fault_is_cleared_by_the_recloser_and_the_fuse_survives():
+    world, fuse, recloser, line, topo = _world(permanent=False)
+    ops = [(e.data["device"], e.data["action"]) for e in world.events.of(EventKind.protection)]
+    assert ops[:2] == [(recloser, "trip"), (recloser, "reclose")]
+    assert all(device != fuse for device, _ in ops)  # fuse saving
+    assert len(world.customers_out()) == 0
+    out = world.events.of(EventKind.outage)
+    assert len(out) == 1 and out[0].data["customers"] == len(topo.customers_downstream(f"switch.{recloser}"))
+    assert world.events.of(EventKind.fault_cleared)[0].time_s == out[0].time_s
+    assert line not in world.grid.faults
+    assert all(not np.isnan(o.restored_s) for o in world.grid.outages)
+
+
+def test_a_permanent_fault_blows_the_fuse_and_exactly_its_customers_stay_out():
+    world, fuse, recloser, line, topo = _world(permanent=True)
+    actions = [(e.data["device"], e.data["action"]) for e in world.events.of(EventKind.protection)]
+    assert {(fuse, "clear"), (fuse, "open")} & set(actions) and (recloser, "lockout") not in actions
+    below = topo.customers_downstream(f"switch.{fuse}")
+    assert set(world.customers_out().tolist()) == set(below.tolist()) and len(below)
+    assert line in world.grid.faults
+    standing = [o for o in world.grid.outages if np.isnan(o.restored_s)]  # the ground truth
+    assert [(o.isolated_by, o.line) for o in standing] == [(fuse, line)]
+    assert set(standing[0].remaining.tolist()) == set(below.tolist())
+    assert world.grid.solves >= 2 and world.events.of(EventKind.solve)[-1].data["converged"]
+    world.grid.repair(world.now, line)
+    assert line not in world.grid.faults and world.events.events[-1].kind == EventKind.fault_cleared
+
+
+def test_the_worlds_operations_are_the_protection_engines_at_the_same_times():
+    world, fuse, recloser, line, _ = _world(permanent=True)
+    expected = world.grid.__class__(world.grid.net, world.events.__class__()).protection_response(Fault(line))
+    start = world.events.of(EventKind.fault)[0].time_s
+    got = [(round(e.time_s - start, 9), e.data["device"], e.data["action"]) for e in world.events.of(EventKind.protection)]
+    assert got == [(round(t, 9), d, a) for t, d, a in expected.timeline(digits=12)]
+
+
+def test_the_same_seed_gives_the_same_event_stream_byte_for_byte(tmp_path):
+    texts = []
+    for run in range(2):
+        net, _, _, _, line = _territory()
+        world = World(net, seed=5)
+        writer = JsonLines(tmp_path / f"events-{run}.jsonl")
+        world.events.subscribe(writer)
+        world.inject(Fault(line, permanent=True), at_s=10.0)
+        world.inject(Fault(line, permanent=False), at_s=4000.0)
+        world.run_to(7200.0)
+        writer.close()
+        texts.append((tmp_path / f"events-{run}.jsonl").read_bytes())
+    assert texts[0] == texts[1] and texts[0].count(b"\n") > 5
+
+
+def test_pacing_stepping_and_bad_speeds():
+    net, *_ = _territory()
+    with pytest.raises(ValueError, match="x1 to x3600"):
+        World(net, speed=5000.0)
+    world = World(net, speed=3600.0, resolve=False)
+    world.inject(Fault(_territory()[4], permanent=False), at_s=1.8)
+    started = time.perf_counter()
+    world.run_to(3.6)  # 3.6 simulated seconds at x3600: a millisecond of wall time, at least
+    assert 0.0009 < time.perf_counter() - started < 2.0
+    assert world.now == pytest.approx(3.6) and world.events.of(EventKind.fault)
+    fast = World(net, resolve=False)
+    fast.inject(Fault(_territory()[4]), at_s=5.0)
+    fast.step()  # the injection's delay
+    fast.step()
+    assert fast.now == pytest.approx(5.0)
+    assert fast.calendar.hour(fast.now) == pytest.approx(5.0 / 3600.0)

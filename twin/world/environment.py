@@ -1,0 +1,146 @@
+"""The world: a SimPy environment around the grid's truth, on a calendar, from one seed.
+
+:class:`World` holds the simulated clock (``env.now`` seconds, on a :class:`~twin.world.clock.Calendar`),
+the random streams of every subsystem (:class:`~twin.world.streams.Streams`), the event stream
+(:class:`~twin.world.events.EventStream`) and the grid's truth (:class:`~twin.world.physics.GridState`).
+It runs as fast as it can (``speed=None``: studies and tests) or paced to wall time (``speed=60``: one
+simulated minute a second, x1 to x3600 for training), and can be stepped, run to a time, paused
+(stop calling :meth:`World.run_to`) and resumed (:meth:`World.resume` re-anchors the pacing).
+
+Its processes, one per thing that happens, not one per device:
+
+* ``fault(fault)``: a fault begins, the protection answers (:mod:`twin.world.physics`), each
+  operation at its time; a temporary fault is gone at the first interruption;
+* ``resolve()``: after customers lose or regain power, the power flow re-solves the energised
+  network once for that instant.
+
+>>> from twin.world.territory import generate_territory
+>>> world = World(generate_territory(500, seed=2), seed=1)  # doctest: +SKIP
+>>> world.inject(Fault("S01-F1-L0012", permanent=False), at_s=60.0)  # doctest: +SKIP
+>>> world.run_to(3600.0)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import numpy as np
+import simpy
+import simpy.rt
+
+from twin.grid.network import Network
+from twin.world.clock import Calendar
+from twin.world.events import Event, EventKind, EventStream
+from twin.world.physics import CLOSES, OPENS, Fault, GridState
+from twin.world.streams import Streams
+
+__all__ = ["World"]
+
+DEFAULT_START = datetime(2026, 7, 1, 0, 0)
+
+
+class World:
+    """The simulated territory: clock, streams, events and the grid's truth (see the module
+    docstring); ``speed`` simulated seconds per wall second, None for as fast as possible."""
+
+    def __init__(self, net: Network, *, seed: int = 0, start: datetime = DEFAULT_START, speed: float | None = None,
+                 resolve: bool = True) -> None:
+        if speed is not None and not 1.0 <= speed <= 3600.0:
+            raise ValueError(f"speed {speed}: the world is paced at x1 to x3600 (or None: as fast as it can)")
+        self.env: simpy.Environment = (simpy.Environment() if speed is None
+                                       else simpy.rt.RealtimeEnvironment(factor=1.0 / speed, strict=False))
+        self.speed = speed
+        self.calendar = Calendar(start)
+        self.streams = Streams(seed)
+        self.events = EventStream()
+        self.grid = GridState(net, self.events)
+        self._resolve = resolve
+        self._solve_pending = False
+        self.events.subscribe(self._on_event)
+
+    # -- running ---------------------------------------------------------------------------------
+
+    @property
+    def now(self) -> float:
+        """Simulated seconds since the world began."""
+        return float(self.env.now)
+
+    def run_to(self, t_s: float) -> None:
+        """Run until simulated time ``t_s`` (paced when the world has a speed)."""
+        if t_s > self.now:
+            self.env.run(until=float(t_s))
+
+    def step(self) -> None:
+        """Process the next event (nothing when none is scheduled)."""
+        if self.env.peek() != float("inf"):
+            self.env.step()
+
+    def resume(self) -> None:
+        """After a pause: wall-clock pacing starts again from now (no catching up)."""
+        if isinstance(self.env, simpy.rt.RealtimeEnvironment):
+            self.env.sync()
+
+    # -- what happens ----------------------------------------------------------------------------
+
+    def inject(self, fault: Fault, *, at_s: float | None = None) -> None:
+        """A fault at simulated time ``at_s`` (now by default)."""
+        delay = 0.0 if at_s is None else max(0.0, float(at_s) - self.now)
+        self.env.process(self._after(delay, self.fault(fault)))
+
+    def _after(self, delay_s: float, process):
+        """Start ``process`` after ``delay_s``."""
+        yield self.env.timeout(delay_s)
+        yield self.env.process(process)
+
+    def fault(self, fault: Fault):
+        """A fault begins; the protective devices operate as the protection engine says."""
+        env, grid = self.env, self.grid
+        bus = grid.fault_bus(fault)
+        self.events.publish(env.now, EventKind.fault, line=fault.line, bus=bus, fault=fault.kind.name,
+                            permanent=fault.permanent, location=round(float(fault.location), 6), cause=fault.cause)
+        response = grid.protection_response(fault)
+        if response is not None:
+            start, gone = env.now, False
+            for op in response.operations:
+                yield env.timeout(max(0.0, start + op.time_s - env.now))
+                action = op.action.value
+                self.events.publish(env.now, EventKind.protection, device=op.device, action=action, line=fault.line)
+                if action in OPENS:
+                    grid.operate(env.now, op.device, open_=True, why=f"{action} for a fault on line {fault.line}",
+                                 line=fault.line)
+                    if not fault.permanent and not gone:
+                        gone = True
+                        self.events.publish(env.now, EventKind.fault_cleared, line=fault.line, why="temporary")
+                elif action in CLOSES:
+                    grid.operate(env.now, op.device, open_=False, why=action, line=fault.line)
+        if fault.permanent:
+            grid.faults[fault.line] = fault
+
+    def _on_event(self, event: Event) -> None:
+        if self._resolve and event.kind in (EventKind.outage, EventKind.restore) and not self._solve_pending:
+            self._solve_pending = True
+            self.env.process(self.resolve())
+
+    def resolve(self):
+        """Once for this instant, after the changes of energisation: the power flow of the network."""
+        from twin.errors import NotConverged
+        from twin.grid.powerflow import solve
+
+        yield self.env.timeout(0.0)  # after every change at this instant
+        self._solve_pending = False
+        try:
+            r = solve(self.grid.network())
+        except NotConverged as err:
+            self.events.publish(self.env.now, EventKind.solve, converged=False, worst_bus=err.worst_bus)
+            return
+        self.grid.solves += 1
+        live = r.voltages["v_pu"].to_numpy()
+        live = live[live > 0]
+        self.events.publish(self.env.now, EventKind.solve, converged=True, iterations=int(r.iterations),
+                            load_kw=round(float(r.load_kw), 3),
+                            v_min_pu=round(float(live.min()), 6) if len(live) else 0.0,
+                            v_max_pu=round(float(live.max()), 6) if len(live) else 0.0)
+
+    def customers_out(self) -> np.ndarray:
+        """Service point rows without power now."""
+        return np.flatnonzero(~self.grid.energised_customers)

@@ -1,0 +1,193 @@
+"""The world's truth about the grid, and what happens physically when a line faults.
+
+:class:`GridState` holds what is really so: the state of every switching device (open or closed),
+the faults on the lines, and which customers have power. A fault is worked out as the protection
+engine says (:func:`twin.field_devices.protection.simulate`): the fault current each protective
+device between the fault and its source carries comes from the short-circuit analysis of the
+network as it stands when the fault begins (:func:`twin.grid.shortcircuit.fault_at`, at the end of
+the segment nearer the fault point), and the devices' operations (trips, recloses, lockout, a
+fuse that melts and clears, a sectionaliser that opens) are replayed in simulated time, each one
+changing the switch states. Every change of state re-derives who has power (the topology of the
+network with its present switch states) and publishes who lost and who regained it; the power flow
+then re-solves the energised network once for that instant.
+
+A temporary fault is gone at the first interruption (the sequence's first trip or clear); a
+permanent one stays on its line until it is repaired (:meth:`GridState.repair`). Faults on the
+same feeder at overlapping times are each worked out from the network as it was when they began.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from twin.grid.network import Network
+from twin.grid.schema import SwitchKind
+from twin.grid.shortcircuit import FaultType
+from twin.world.events import EventKind, EventStream
+
+__all__ = ["Fault", "GridState"]
+
+OPENS = {"trip", "clear", "open", "lockout"}  # actions after which the device is open
+CLOSES = {"reclose"}
+
+
+@dataclass(frozen=True)
+class Fault:
+    """A fault on a line segment: ``line`` id, ``kind``, ``permanent``, ``location`` (0-1 from the
+    line's from-bus), ``cause`` (free text: 'tree', 'lightning'...)."""
+
+    line: str
+    kind: FaultType = FaultType.slg
+    permanent: bool = True
+    location: float = 0.5
+    cause: str = ""
+
+
+@dataclass
+class Outage:
+    """Ground truth of one interruption: the customers (service_point rows) who lost power at
+    ``start_s`` when ``device`` opened for a fault on ``line``; ``remaining`` those still out and
+    ``isolated_by`` the open device nearest above them now (after a reclose that restored the
+    rest, the fuse that blew); ``restored_s`` when the last of them regained power (NaN while out)."""
+
+    device: str
+    line: str
+    start_s: float
+    customers: np.ndarray
+    remaining: np.ndarray
+    isolated_by: str
+    restored_s: float = float("nan")
+
+
+@dataclass
+class GridState:
+    """What is really so on the grid: switch states, faults on lines, customers with power."""
+
+    net: Network
+    events: EventStream
+    switch_open: np.ndarray = field(init=False)
+    faults: dict[str, Fault] = field(default_factory=dict, init=False)  # by line id: permanent faults standing
+    energised_customers: np.ndarray = field(init=False)  # bool per service_point row
+    outages: list[Outage] = field(default_factory=list, init=False)
+    solves: int = field(default=0, init=False)
+    _normal: object = field(default=None, init=False, repr=False)  # topology in the normal switch states
+
+    def __post_init__(self) -> None:
+        self.switch_open = np.array(self.net.switch["open"], dtype=bool)
+        self.energised_customers = self._energised()
+
+    # -- the network as it stands ----------------------------------------------------------------
+
+    def network(self) -> Network:
+        """The model with the present switch states."""
+        return self.net.replace(switch=self.net.switch.with_columns(open=self.switch_open.copy()))
+
+    def _energised(self) -> np.ndarray:
+        from twin.grid.topology import build_topology
+
+        net = self.network()
+        topo = build_topology(net)
+        sp = net.service_point
+        return topo.energised[net.bus.index(sp["bus"])] if len(sp) else np.zeros(0, bool)
+
+    # -- changes ---------------------------------------------------------------------------------
+
+    def operate(self, now_s: float, device: str, *, open_: bool, why: str, line: str = "") -> None:
+        """Open or close a switching device now (``line``: the faulted line it acts for, if any);
+        publishes the customers who lost or regained power."""
+        row = self.net.switch.position(device)
+        if bool(self.switch_open[row]) == open_:
+            return
+        self.switch_open[row] = open_
+        self._energisation_changed(now_s, device, why, line)
+
+    def _energisation_changed(self, now_s: float, device: str, why: str, line: str) -> None:
+        before, after = self.energised_customers, self._energised()
+        lost, back = np.flatnonzero(before & ~after), np.flatnonzero(~before & after)
+        self.energised_customers = after
+        if len(lost):
+            self.outages.append(Outage(device=device, line=line, start_s=now_s, customers=lost, remaining=lost,
+                                       isolated_by=device))
+            self.events.publish(now_s, EventKind.outage, device=device, customers=int(len(lost)), why=why)
+        if len(back):
+            for o in self.outages:
+                if not np.isnan(o.restored_s):
+                    continue
+                o.remaining = np.setdiff1d(o.remaining, back, assume_unique=True)
+                if not len(o.remaining):
+                    o.restored_s = now_s
+                else:
+                    o.isolated_by = self._isolating(int(o.remaining[0]))
+            self.events.publish(now_s, EventKind.restore, device=device, customers=int(len(back)), why=why)
+
+    def _isolating(self, customer: int) -> str:
+        """The open switching device nearest above a customer (on its normal path to the source)."""
+        from twin.grid.topology import build_topology
+
+        if self._normal is None:
+            self._normal = build_topology(self.net, normal=True)
+        bus = str(self.net.service_point["bus"][customer])
+        sw = self.net.switch
+        for ref in self._normal.path_to_source(f"bus.{bus}"):
+            table, _, name = ref.partition(".")
+            if table == "switch" and self.switch_open[sw.position(name)]:
+                return name
+        return ""
+
+    def repair(self, now_s: float, line: str) -> None:
+        """A crew has repaired the line: its standing fault is gone (devices stay as they are)."""
+        if self.faults.pop(line, None) is not None:
+            self.events.publish(now_s, EventKind.fault_cleared, line=line, why="repaired")
+
+    # -- a fault ---------------------------------------------------------------------------------
+
+    def fault_bus(self, fault: Fault) -> str:
+        """The bus a fault is worked out at: the end of its segment nearer the fault point."""
+        line = self.net.line
+        row = line.position(fault.line)
+        return str(line["from_bus"][row] if fault.location < 0.5 else line["to_bus"][row])
+
+    def protection_response(self, fault: Fault):
+        """The protective devices between the fault and its source, the current each carries, and
+        what they do (:class:`~twin.field_devices.protection.FaultResponse`); None where the fault
+        is on a dead section (no current flows)."""
+        from twin.errors import ModelError
+        from twin.field_devices.protection import simulate
+        from twin.grid.shortcircuit import fault_at
+        from twin.grid.tcc import settings_from_switch
+        from twin.grid.topology import build_topology
+
+        net = self.network()
+        bus = self.fault_bus(fault)
+        kind = fault.kind
+        phases = int(np.count_nonzero(net.bus["phases"][net.bus.position(bus)] & 7))
+        if phases < 2 and kind != FaultType.slg:
+            kind = FaultType.slg  # a one-phase section can only fault to ground
+        try:
+            result = fault_at(net, bus, kind)
+        except ModelError:
+            return None
+        amps = result.devices.groupby("device")["i_a"].max()
+        sw = net.switch
+        above = [ref.partition(".")[2] for ref in build_topology(net).path_to_source(f"line.{fault.line}")
+                 if ref.startswith("switch.")]
+        path, currents = [], []
+        for device in reversed(above):  # source first
+            k = sw.position(device)
+            if device not in amps.index or int(sw["kind"][k]) not in _PROTECTIVE:
+                continue
+            try:
+                settings = settings_from_switch(int(sw["kind"][k]), sw["curve"][k], float(sw["rated_a"][k]))
+            except ValueError:
+                continue  # the validator reports it; the device does not operate
+            if settings is not None:
+                path.append((device, settings))
+                currents.append(float(amps[device]))
+        if not path:
+            return None
+        return simulate(path, currents, permanent=fault.permanent)
+
+
+_PROTECTIVE = {int(SwitchKind.breaker), int(SwitchKind.recloser), int(SwitchKind.fuse), int(SwitchKind.sectionaliser)}
