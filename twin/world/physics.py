@@ -73,6 +73,9 @@ class GridState:
     outages: list[Outage] = field(default_factory=list, init=False)
     solves: int = field(default=0, init=False)
     _normal: object = field(default=None, init=False, repr=False)  # topology in the normal switch states
+    listeners: list = field(default_factory=list, init=False, repr=False)
+    """Called as ``listener(now_s, lost, back)`` (service_point rows) on every change of who has
+    power: the meters and the callers react to it."""
 
     def __post_init__(self) -> None:
         self.switch_open = np.array(self.net.switch["open"], dtype=bool)
@@ -107,6 +110,8 @@ class GridState:
         before, after = self.energised_customers, self._energised()
         lost, back = np.flatnonzero(before & ~after), np.flatnonzero(~before & after)
         self.energised_customers = after
+        for listener in self.listeners:
+            listener(now_s, lost, back)
         if len(lost):
             self.outages.append(Outage(device=device, line=line, start_s=now_s, customers=lost, remaining=lost,
                                        isolated_by=device))
