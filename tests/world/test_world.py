@@ -112,3 +112,24 @@ def test_pacing_stepping_and_bad_speeds():
     fast.step()
     assert fast.now == pytest.approx(5.0)
     assert fast.calendar.hour(fast.now) == pytest.approx(5.0 / 3600.0)
+
+
+def test_a_crew_repairs_a_permanent_fault_and_restores_exactly_the_customers_it_left_out():
+    from twin.world.crews import Crews
+
+    net, topo, fuse, recloser, line = _territory()
+    world = World(net, seed=2)
+    crews = Crews(world)
+    world.inject(Fault(line, permanent=True, cause="tree"), at_s=60.0)
+    world.run_to(3 * 3600.0)
+    below = topo.customers_downstream(f"switch.{fuse}")
+    steps = [e.data["action"] for e in world.events.of(EventKind.crew)]
+    if "repaired" not in steps:  # a long repair: run on
+        world.run_to(48 * 3600.0)
+        steps = [e.data["action"] for e in world.events.of(EventKind.crew)]
+    assert steps == ["dispatched", "arrived", "found", "repaired", "free"]
+    assert len(world.customers_out()) == 0 and not world.grid.faults
+    restore = world.events.of(EventKind.restore)[-1]
+    assert restore.data["customers"] == len(below) and restore.data["device"] == fuse
+    assert all(not np.isnan(o.restored_s) for o in world.grid.outages)
+    assert not crews.busy.any()

@@ -99,6 +99,8 @@ class World:
         self.events.publish(env.now, EventKind.fault, line=fault.line, bus=bus, fault=fault.kind.name,
                             permanent=fault.permanent, location=round(float(fault.location), 6), cause=fault.cause)
         response = grid.protection_response(fault)
+        if fault.permanent or response is not None:  # it stands while the protection works (a temporary one until gone)
+            grid.faults[fault.line] = fault
         if response is not None:
             start, gone = env.now, False
             for op in response.operations:
@@ -110,11 +112,10 @@ class World:
                                  line=fault.line)
                     if not fault.permanent and not gone:
                         gone = True
+                        grid.faults.pop(fault.line, None)
                         self.events.publish(env.now, EventKind.fault_cleared, line=fault.line, why="temporary")
                 elif action in CLOSES:
                     grid.operate(env.now, op.device, open_=False, why=action, line=fault.line)
-        if fault.permanent:
-            grid.faults[fault.line] = fault
 
     def _on_event(self, event: Event) -> None:
         if self._resolve and event.kind in (EventKind.outage, EventKind.restore) and not self._solve_pending:

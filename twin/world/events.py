@@ -36,6 +36,7 @@ class EventKind(str, enum.Enum):
     restore = "restore"  # customers regain power
     solve = "solve"  # the power flow re-solved the energised network
     switch = "switch"  # a switch was operated (by SCADA, a crew or a script)
+    crew = "crew"  # a crew is dispatched, arrives, finds the fault, repairs it, is free
 
 
 @dataclass(frozen=True)
