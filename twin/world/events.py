@@ -37,6 +37,9 @@ class EventKind(str, enum.Enum):
     solve = "solve"  # the power flow re-solved the energised network
     switch = "switch"  # a switch was operated (by SCADA, a crew or a script)
     crew = "crew"  # a crew is dispatched, arrives, finds the fault, repairs it, is free
+    last_gasp = "last_gasp"  # a meter's last gasp reached the AMI head-end
+    power_restore = "power_restore"  # a meter's power-restore message reached the head-end
+    call = "call"  # a customer called the trouble line
 
 
 @dataclass(frozen=True)

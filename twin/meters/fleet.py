@@ -1,0 +1,360 @@
+"""The AMI meter fleet: every customer's smart meter, in bulk, and the head-end that hears them.
+
+A meter per ``service_point`` row, held as arrays (reachable or not, out since when, momentary
+interruptions counted), never a process per meter: the fleet listens to the grid's truth
+(:attr:`~twin.world.physics.GridState.listeners`) and turns each change of who has power into a
+burst of messages, which one head-end process delivers one at a time.
+
+What a meter does, with the defaults of :class:`MeterParameters` (representative figures for an
+RF-mesh AMI system, not measurements of one):
+
+* **Power lost**: the meter qualifies the outage for ``qualify_s`` (5 s); power back sooner is a
+  momentary interruption, only counted (:attr:`MeterFleet.momentary`), no message. Otherwise the
+  meter sends a *last gasp* on its capacitor's reserve: it reaches the mesh with probability
+  ``p_last_gasp`` (0.85), crosses it in a random delay (lognormal, median 8 s, 1 to 60 s) and
+  joins the head-end's queue.
+* **Power back** after a qualified outage: a *power restore* message after a random hold-off
+  (uniform 10 to 300 s, so that a feeder's meters do not all talk at once), delivered with
+  probability ``p_restore`` (0.98) through the same mesh and queue; power lost again during the
+  hold-off cancels it.
+* **Communications**: :meth:`MeterFleet.set_comms` marks meters unreachable (a storm takes out a
+  collector): what they send is lost, and so are their messages still crossing the mesh.
+* **Pings and reads**: :meth:`MeterFleet.ping` and :meth:`MeterFleet.read_voltage` are SimPy
+  processes whose value is the answer. Only an energised, reachable meter can answer (a meter
+  without power has no radio): no answer within ``ping_timeout_s`` means out, unreachable or lost,
+  the ambiguity the IDMS has to live with.
+
+The head-end (:class:`HeadEnd`) takes ``headend_rate_per_s`` messages a second (50), first come
+first served in order of arrival, so a burst of 10,000 last gasps is delivered over more than three
+minutes. Its schedule is computed for the whole queue at once: with arrivals ``a`` sorted and a
+service time ``s``, the k-th departure is ``d_k = s (k + 1) + max(free, max_{j<=k} (a_j - s j))``
+(``free``: when the server finished its last message), the closed form of
+``d_k = max(a_k, d_{k-1}) + s``; a new burst, or messages cancelled, re-derive it. Each message
+delivered is published at its delivery time (``last_gasp`` or ``power_restore``, with the meter id,
+the ``service_point`` row and ``at_s``, the meter's own time stamp of the loss or the return of
+power) and kept in :meth:`MeterFleet.received` for the IDMS.
+
+Every draw comes from ``world.streams("meters")``: the same seed gives the same messages.
+
+>>> from twin.world.environment import World
+>>> from twin.world.territory import generate_territory
+>>> world = World(generate_territory(500, seed=2), seed=1, resolve=False)
+>>> fleet = MeterFleet(world)
+>>> world.run_to(10.0)
+>>> world.grid.operate(world.now, "S01-F1-BKR", open_=True, why="a test")
+>>> world.run_to(900.0)
+>>> int((~world.grid.energised_customers).sum()), len(fleet.received().of(LAST_GASP))
+(253, 234)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+import simpy
+
+from twin.world.events import EventKind
+
+__all__ = ["HeadEnd", "MeterFleet", "MeterParameters", "PingResult", "Received", "VoltageRead"]
+
+
+LAST_GASP, POWER_RESTORE = 0, 1
+"""Codes of the messages the head-end receives (``Received.kind``)."""
+
+_KINDS = (EventKind.last_gasp, EventKind.power_restore)
+
+
+@dataclass(frozen=True)
+class MeterParameters:
+    """How the meters and their network behave (representative defaults; see the module docstring)."""
+
+    qualify_s: float = 5.0  # an interruption shorter than this is a momentary: counted, not reported
+    p_last_gasp: float = 0.85  # a qualified outage's last gasp reaches the mesh
+    p_restore: float = 0.98  # a power-restore message reaches the mesh (the meter has power to retry)
+    mesh_delay_median_s: float = 8.0  # crossing the RF mesh to the collector and back-haul: lognormal
+    mesh_delay_sigma: float = 0.8  # of the delay's logarithm
+    mesh_delay_min_s: float = 1.0
+    mesh_delay_max_s: float = 60.0
+    restore_holdoff_min_s: float = 10.0  # a restored meter waits a uniform random time before it talks
+    restore_holdoff_max_s: float = 300.0
+    headend_rate_per_s: float = 50.0  # messages the head-end takes a second
+    p_ping: float = 0.98  # an energised, reachable meter answers a ping or a read
+    ping_median_s: float = 10.0  # round trip of a ping or a read: lognormal
+    ping_sigma: float = 0.6
+    ping_timeout_s: float = 60.0  # the head-end gives up waiting for an answer
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name.startswith("p_"):
+                if not 0.0 <= value <= 1.0:
+                    raise ValueError(f"MeterParameters.{f.name} = {value}: a probability, 0 to 1")
+            elif f.name.endswith("_sigma"):
+                if not value >= 0.0:
+                    raise ValueError(f"MeterParameters.{f.name} = {value}: 0 or more")
+            elif not value > 0.0:
+                raise ValueError(f"MeterParameters.{f.name} = {value}: more than 0")
+        if self.mesh_delay_min_s > self.mesh_delay_max_s or self.restore_holdoff_min_s > self.restore_holdoff_max_s:
+            raise ValueError("MeterParameters: each *_min_s must be at most its *_max_s")
+
+
+@dataclass(frozen=True)
+class Received:
+    """The messages the head-end received, in order of delivery: ``time_s`` delivered, ``arrival_s``
+    when it reached the head-end's queue, ``kind`` (0 last gasp, 1 power restore),
+    ``service_point`` row, ``meter`` id, ``at_s`` the meter's time stamp of the event."""
+
+    time_s: np.ndarray
+    arrival_s: np.ndarray
+    kind: np.ndarray
+    service_point: np.ndarray
+    meter: np.ndarray
+    at_s: np.ndarray
+
+    def of(self, kind: int) -> np.ndarray:
+        """Service point rows of the messages of one kind (``LAST_GASP`` or ``POWER_RESTORE``)."""
+        return self.service_point[self.kind == kind]
+
+
+@dataclass(frozen=True)
+class PingResult:
+    """Answers to a ping at ``time_s`` (when the last answer came or the head-end gave up):
+    ``answered`` per row asked (True: the meter has power), ``delay_s`` (NaN: no answer)."""
+
+    time_s: float
+    rows: np.ndarray
+    answered: np.ndarray
+    delay_s: np.ndarray
+
+
+@dataclass(frozen=True)
+class VoltageRead:
+    """An on-demand voltage read: as :class:`PingResult`, with ``v_pu`` (the mean per-unit voltage
+    of the phases of the meter's bus; NaN where no answer came)."""
+
+    time_s: float
+    rows: np.ndarray
+    answered: np.ndarray
+    delay_s: np.ndarray
+    v_pu: np.ndarray
+
+
+class HeadEnd:
+    """The head-end's inbound queue: one server taking ``rate_per_s`` messages a second, first come
+    first served by arrival (see the module docstring); ``deliver(kind, row, at_s, arrival_s)`` is
+    called for each message at its delivery time."""
+
+    def __init__(self, env: simpy.Environment, rate_per_s: float,
+                 deliver: Callable[[int, int, float, float], None]) -> None:
+        self.env = env
+        self.service_s = 1.0 / float(rate_per_s)
+        self._deliver = deliver
+        self._free_s = -np.inf  # when the server finished its last message
+        self._seq = 0
+        self._send = np.zeros(0)  # when the meter sent it (cancellable until then)
+        self._arrival = np.zeros(0)  # when it reaches the queue
+        self._row = np.zeros(0, np.int64)
+        self._kind = np.zeros(0, np.int8)
+        self._at = np.zeros(0)
+        self._order = np.zeros(0, np.int64)
+        self._dep = np.zeros(0)  # departures of the queued messages, in order
+        self._interrupted = False
+        self.process = env.process(self.delivery())
+
+    def __len__(self) -> int:
+        return len(self._dep)
+
+    def add(self, send_s: np.ndarray, arrival_s: np.ndarray, rows: np.ndarray, kind: int, at_s: float) -> None:
+        """Queue messages of one kind (arrivals at or after now) and re-derive the schedule."""
+        n = len(rows)
+        if not n:
+            return
+        self._send = np.concatenate([self._send, send_s])
+        self._arrival = np.concatenate([self._arrival, arrival_s])
+        self._row = np.concatenate([self._row, rows])
+        self._kind = np.concatenate([self._kind, np.full(n, kind, np.int8)])
+        self._at = np.concatenate([self._at, np.full(n, at_s)])
+        self._order = np.concatenate([self._order, np.arange(self._seq, self._seq + n)])
+        self._seq += n
+        self._schedule()
+
+    def cancel(self, rows: np.ndarray, *, kind: int | None = None, sent_after_s: float | None = None,
+               arriving_after_s: float | None = None) -> int:
+        """Drop the queued messages of ``rows`` (of one kind; not yet sent by ``sent_after_s``; not yet
+        at the queue by ``arriving_after_s``); returns how many."""
+        if not len(self._row) or not len(rows):
+            return 0
+        drop = np.isin(self._row, rows)
+        if kind is not None:
+            drop &= self._kind == kind
+        if sent_after_s is not None:
+            drop &= self._send > sent_after_s
+        if arriving_after_s is not None:
+            drop &= self._arrival > arriving_after_s
+        dropped = int(np.count_nonzero(drop))
+        if dropped:
+            self._take(~drop)
+            self._schedule()
+        return dropped
+
+    def _take(self, keep: np.ndarray | slice) -> None:
+        for name in ("_send", "_arrival", "_row", "_kind", "_at", "_order", "_dep"):
+            setattr(self, name, getattr(self, name)[keep])
+
+    def _schedule(self) -> None:
+        """FIFO departures of everything queued, from the server's state (the module's formula)."""
+        order = np.lexsort((self._order, self._arrival))
+        self._dep = np.zeros(len(order))
+        self._take(order)
+        s, k = self.service_s, np.arange(len(order))
+        self._dep = s * (k + 1) + np.maximum(self._free_s, np.maximum.accumulate(self._arrival - s * k))
+        if self.env.active_process is not self.process and not self._interrupted and self.process.is_alive:
+            self._interrupted = True
+            self.process.interrupt()
+
+    def delivery(self):
+        """The head-end takes its queued messages one at a time, first come first served."""
+        env = self.env
+        while True:
+            try:
+                if len(self._dep):
+                    yield env.timeout(max(0.0, float(self._dep[0]) - env.now))
+                    kind, row, at_s, arrival_s = int(self._kind[0]), int(self._row[0]), float(self._at[0]), \
+                        float(self._arrival[0])
+                    self._free_s = env.now
+                    self._take(slice(1, None))
+                    self._deliver(kind, row, at_s, arrival_s)
+                else:
+                    yield env.event()  # nothing queued: until a message comes
+            except simpy.Interrupt:
+                self._interrupted = False  # the schedule changed: wait for its first message
+
+
+class MeterFleet:
+    """Every customer's AMI meter, as arrays, and the head-end (see the module docstring); attaches
+    itself to ``world.grid.listeners``."""
+
+    def __init__(self, world: Any, *, params: MeterParameters = MeterParameters()) -> None:
+        self.world = world
+        self.params = params
+        net = world.grid.net
+        sp = net.service_point
+        n = len(sp)
+        self.meter: np.ndarray = np.asarray(sp["meter"], dtype=object)
+        self.reachable = np.ones(n, dtype=bool)
+        self.out_since = np.where(world.grid.energised_customers, np.nan, world.now)  # NaN: has power
+        self.momentary = np.zeros(n, dtype=np.int32)  # interruptions shorter than the qualification
+        self.sent = np.zeros(2, dtype=np.int64)  # messages that reached the mesh, by kind
+        self._rng = world.streams("meters")
+        self._received: list[tuple[float, float, int, int, float]] = []
+        self._v_key: bytes | None = None
+        self._v_pu = np.zeros(0)
+        self.headend = HeadEnd(world.env, params.headend_rate_per_s, self._delivered)
+        world.grid.listeners.append(self.power_changed)
+
+    # -- the grid's truth changed ----------------------------------------------------------------
+
+    def power_changed(self, now_s: float, lost: np.ndarray, back: np.ndarray) -> None:
+        """Customers lost or regained power: last gasps after qualification, restores after a hold-off."""
+        p, head = self.params, self.headend
+        if len(back):
+            short = now_s - self.out_since[back] < p.qualify_s
+            momentary = back[short]
+            self.momentary[momentary] += 1
+            head.cancel(momentary, kind=LAST_GASP, sent_after_s=now_s)
+            self.out_since[back] = np.nan
+            sustained = back[~short]
+            holdoff = self._rng.uniform(p.restore_holdoff_min_s, p.restore_holdoff_max_s, len(sustained))
+            self._send(now_s, sustained, POWER_RESTORE, now_s + holdoff, p.p_restore)
+        if len(lost):
+            head.cancel(lost, kind=POWER_RESTORE, sent_after_s=now_s)
+            self.out_since[lost] = now_s
+            self._send(now_s, lost, LAST_GASP, np.full(len(lost), now_s + p.qualify_s), p.p_last_gasp)
+
+    def _send(self, now_s: float, rows: np.ndarray, kind: int, send_s: np.ndarray, p_reach: float) -> None:
+        """Messages from ``rows`` at ``send_s``: those that reach the mesh queue at the head-end."""
+        n = len(rows)
+        if not n:
+            return
+        reach = self._rng.random(n) < p_reach
+        delay = self._mesh_delay(n)
+        ok = reach & self.reachable[rows]
+        self.sent[kind] += int(np.count_nonzero(ok))
+        self.headend.add(send_s[ok], send_s[ok] + delay[ok], rows[ok], kind, now_s)
+
+    def _mesh_delay(self, n: int) -> np.ndarray:
+        p = self.params
+        d = p.mesh_delay_median_s * np.exp(p.mesh_delay_sigma * self._rng.standard_normal(n))
+        return np.clip(d, p.mesh_delay_min_s, p.mesh_delay_max_s)
+
+    def _delivered(self, kind: int, row: int, at_s: float, arrival_s: float) -> None:
+        now = self.world.now
+        self._received.append((now, arrival_s, kind, row, at_s))
+        self.world.events.publish(now, _KINDS[kind], meter=str(self.meter[row]), service_point=row, at_s=at_s)
+
+    # -- the operator's side ---------------------------------------------------------------------
+
+    def set_comms(self, rows: np.ndarray, up: bool) -> None:
+        """Meters reachable again (``up``) or not: an unreachable meter's messages are lost, those
+        still crossing the mesh too."""
+        rows = np.asarray(rows, dtype=np.int64)
+        self.reachable[rows] = bool(up)
+        if not up:
+            self.headend.cancel(rows, arriving_after_s=self.world.now)
+
+    def received(self) -> Received:
+        """Every message the head-end has received so far, as arrays (see :class:`Received`)."""
+        if self._received:
+            t, arrival, kind, row, at = (np.array(c) for c in zip(*self._received))
+        else:
+            t, arrival, kind, row, at = np.zeros(0), np.zeros(0), np.zeros(0, int), np.zeros(0, int), np.zeros(0)
+        row = row.astype(np.int64)
+        return Received(time_s=t, arrival_s=arrival, kind=kind.astype(np.int8), service_point=row,
+                        meter=self.meter[row], at_s=at)
+
+    def ping(self, rows: np.ndarray) -> simpy.Process:
+        """Ping meters: a process whose value is a :class:`PingResult`."""
+        return self.world.env.process(self._ask(np.asarray(rows, dtype=np.int64), read=False))
+
+    def read_voltage(self, rows: np.ndarray) -> simpy.Process:
+        """Read meters' voltages on demand: a process whose value is a :class:`VoltageRead`."""
+        return self.world.env.process(self._ask(np.asarray(rows, dtype=np.int64), read=True))
+
+    def _ask(self, rows: np.ndarray, *, read: bool):
+        """A ping or read: the answers of the meters that can answer, after the mesh's round trip."""
+        p, env = self.params, self.world.env
+        n = len(rows)
+        delay = np.clip(p.ping_median_s * np.exp(p.ping_sigma * self._rng.standard_normal(n)), 0.0, None)
+        answered = ((self._rng.random(n) < p.p_ping) & self.reachable[rows]
+                    & self.world.grid.energised_customers[rows] & (delay <= p.ping_timeout_s))
+        v = self._voltages()[rows] if read else None
+        if read:
+            answered &= ~np.isnan(v)
+        wait = float(delay.max()) if n and answered.all() else (p.ping_timeout_s if n else 0.0)
+        yield env.timeout(wait)
+        delay = np.where(answered, delay, np.nan)
+        if read:
+            return VoltageRead(float(env.now), rows, answered, delay, np.where(answered, v, np.nan))
+        return PingResult(float(env.now), rows, answered, delay)
+
+    def _voltages(self) -> np.ndarray:
+        """Per-unit voltage at every meter (mean of its bus's phases; NaN where the power flow does not
+        converge): the world keeps no solution, so the network is solved here, once per switch state."""
+        from twin.errors import NotConverged
+        from twin.grid.powerflow import solve
+
+        grid = self.world.grid
+        key = grid.switch_open.tobytes()
+        if key != self._v_key:
+            try:
+                r = solve(grid.network())
+                by_bus = r.voltages.groupby("bus", sort=False)["v_pu"].mean()
+                bus_v = by_bus.reindex(grid.net.bus.ids).to_numpy(dtype=float)
+                self._v_pu = bus_v[grid.net.bus.index(grid.net.service_point["bus"])]
+            except NotConverged:
+                self._v_pu = np.full(len(self.meter), np.nan)
+            self._v_key = key
+        return self._v_pu
