@@ -5,6 +5,7 @@
     twin outage MODEL DEVICE                  who loses power if DEVICE (e.g. switch.R12) opens
     twin powerflow MODEL [--csv F] [--json] [--losses] [--hour H]  solve the unbalanced power flow
     twin shortcircuit MODEL [--bus B] [--csv F]  fault currents at every bus, or one fault in full
+    twin simulate MODEL [--hours H] [--storm NAME] [--seed S] [--events F]  the world alone, a storm day
     twin demo [--out DIR]                     the end-to-end demonstration behind `make demo`
 """
 
@@ -57,6 +58,13 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--r-fault", type=float, default=0.0, help="fault resistance with --bus, ohms per phase")
     s.add_argument("--temporary", action="store_true", help="with --bus: a temporary fault (gone at the first trip)")
 
+    w = sub.add_parser("simulate", help="run the world alone (no IDMS): a storm or blue sky over a territory")
+    w.add_argument("model", help="OpenDSS master file, native model folder, or territory:N (N customers, generated)")
+    w.add_argument("--hours", type=float, default=24.0, help="simulated hours (default 24)")
+    w.add_argument("--storm", choices=["thunderstorm", "hurricane", "ice"], help="a built-in storm (default: blue sky)")
+    w.add_argument("--seed", type=int, default=0, help="seed of every random draw (default 0)")
+    w.add_argument("--events", type=Path, help="write the event stream here as JSON lines")
+
     d = sub.add_parser("demo", help="generate, validate and query a territory and the IEEE feeders")
     d.add_argument("--out", type=Path, default=Path("out"), help="folder for generated models")
     d.add_argument("--customers", type=int, default=20_000, help="size of the demo territory")
@@ -84,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "shortcircuit":
             return _shortcircuit(args.model, bus=args.bus, csv=args.csv, kind=args.type, phases=args.phases,
                                  r_fault_ohm=args.r_fault, temporary=args.temporary)
+        if args.command == "simulate":
+            return _simulate(args.model, hours=args.hours, storm=args.storm, seed=args.seed, events=args.events)
         if args.command == "demo":
             from twin.demo import run_demo
 
@@ -173,6 +183,22 @@ def _protection_response(net, bus: str, peak, temporary: bool, out) -> None:
     print(("cleared" if response.cleared else "NOT cleared") + (f", isolated by {response.isolated_by}"
           if response.isolated_by else "") + (" (miscoordinated: expected "
           f"{response.expected})" if response.miscoordinated else ""), file=out)
+
+
+def _simulate(model: str, *, hours: float, storm: str | None, seed: int, events: Path | None) -> int:
+    from twin.world.simulate import run_world
+
+    if model.startswith("territory:"):
+        from twin.world.territory import generate_territory
+
+        net = generate_territory(int(model.partition(":")[2].replace("_", "")), seed=seed)
+    else:
+        from twin.grid.io import load_model
+
+        net = load_model(model)
+    _, summary = run_world(net, hours=hours, storm=storm, seed=seed, events_path=events)
+    print(summary.text())
+    return 0
 
 
 def _outage(model: str, device: str, *, normal: bool) -> int:

@@ -4,11 +4,14 @@ A crew works from its depot (the substation it is based at) during its shift. Se
 outage, it drives there (straight-line distance times :attr:`CrewParameters.detour` at road
 speed), patrols the isolated section until it finds the fault (a share of the section's line
 length, drawn, at patrol speed), repairs it (a duration drawn by the damage: a permanent fault's
-cause), and closes the device that isolated it (re-fuses a fuse, closes a locked-out recloser)
-once no other fault stands below it; then it is free. Everything it does is an event.
+cause), and closes the device that isolated it (re-fuses a fuse, closes a locked-out recloser
+or a tripped breaker) once no other fault stands below it; then it is free. Where the fault was
+temporary (a fuse or a breaker without reclosing opened for it) the patrol finds nothing and the
+device is closed again. Everything it does is an event.
 
 With no IDMS running (``twin simulate``), an automatic dispatcher sends the nearest free crew to
-each outage left by a permanent fault, in the order they began; the IDMS issue replaces it with
+each sustained outage (still out :attr:`CrewParameters.sustained_s` after it began), in the order
+they began; the IDMS issue replaces it with
 the dispatcher's orders. A crew may work on a section only when it is isolated (its device is
 open); the safety-document issue adds clearances.
 """
@@ -73,9 +76,8 @@ class Crews:
 
     def _confirm(self, k: int):
         yield self.world.env.timeout(self.params.sustained_s)
-        grid = self.world.grid
-        o = grid.outages[k]
-        if np.isnan(o.restored_s) and o.line in grid.faults:
+        o = self.world.grid.outages[k]
+        if np.isnan(o.restored_s) and o.isolated_by and k not in self.waiting:  # sustained: someone must go
             self.waiting.append(k)
             self._assign()
 
@@ -114,12 +116,14 @@ class Crews:
         section_m = self._section_length(o.isolated_by)
         yield env.timeout(self.rng.uniform(0.1, 1.0) * section_m / p.patrol_speed_ms)
         fault = grid.faults.get(line)
-        events.publish(env.now, EventKind.crew, crew=name, action="found", line=line,
-                       cause=fault.cause if fault else "")
-        median = p.repair_median_s.get(fault.cause if fault else "", p.repair_median_s[""])
-        yield env.timeout(float(self.rng.lognormal(np.log(median), p.repair_sigma)))
-        grid.repair(env.now, line)
-        events.publish(env.now, EventKind.crew, crew=name, action="repaired", line=line)
+        if fault is None:  # a temporary fault: nothing to find, the device is closed again
+            events.publish(env.now, EventKind.crew, crew=name, action="found nothing", line=line)
+        else:
+            events.publish(env.now, EventKind.crew, crew=name, action="found", line=line, cause=fault.cause)
+            median = p.repair_median_s.get(fault.cause, p.repair_median_s[""])
+            yield env.timeout(float(self.rng.lognormal(np.log(median), p.repair_sigma)))
+            grid.repair(env.now, line)
+            events.publish(env.now, EventKind.crew, crew=name, action="repaired", line=line)
         device = grid.outages[outage].isolated_by
         if device and not self._faults_below(device):
             grid.operate(env.now, device, open_=False, why=f"closed by {name} after the repair of {line}", line=line)
