@@ -12,7 +12,7 @@ Its processes, one per thing that happens, not one per device:
 * ``fault(fault)``: a fault begins, the protection answers (:mod:`twin.world.physics`), each
   operation at its time; a temporary fault is gone at the first interruption;
 * ``resolve()``: after customers lose or regain power, the power flow re-solves the energised
-  network once for that instant.
+  network, once for all the changes of the next :data:`RESOLVE_EVERY_S`.
 
 >>> from twin.world.territory import generate_territory
 >>> world = World(generate_territory(500, seed=2), seed=1)  # doctest: +SKIP
@@ -38,13 +38,16 @@ __all__ = ["World"]
 
 DEFAULT_START = datetime(2026, 7, 1, 0, 0)
 
+RESOLVE_EVERY_S = 60.0
+"""The power flow re-solves at most this often (simulated seconds), for all the changes between."""
+
 
 class World:
     """The simulated territory: clock, streams, events and the grid's truth (see the module
     docstring); ``speed`` simulated seconds per wall second, None for as fast as possible."""
 
     def __init__(self, net: Network, *, seed: int = 0, start: datetime = DEFAULT_START, speed: float | None = None,
-                 resolve: bool = True) -> None:
+                 resolve: bool = True, resolve_every_s: float = RESOLVE_EVERY_S) -> None:
         if speed is not None and not 1.0 <= speed <= 3600.0:
             raise ValueError(f"speed {speed}: the world is paced at x1 to x3600 (or None: as fast as it can)")
         self.env: simpy.Environment = (simpy.Environment() if speed is None
@@ -55,6 +58,7 @@ class World:
         self.events = EventStream()
         self.grid = GridState(net, self.events)
         self._resolve = resolve
+        self._resolve_every_s = float(resolve_every_s)
         self._solve_pending = False
         self.events.subscribe(self._on_event)
 
@@ -123,11 +127,13 @@ class World:
             self.env.process(self.resolve())
 
     def resolve(self):
-        """Once for this instant, after the changes of energisation: the power flow of the network."""
+        """After changes of energisation: the power flow of the network once for all the changes
+        of the next :data:`RESOLVE_EVERY_S` (a recloser's whole sequence, a storm's burst of
+        operations), not once for each."""
         from twin.errors import NotConverged
         from twin.grid.powerflow import solve
 
-        yield self.env.timeout(0.0)  # after every change at this instant
+        yield self.env.timeout(self._resolve_every_s)  # after every change of this window
         self._solve_pending = False
         try:
             r = solve(self.grid.network())

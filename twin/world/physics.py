@@ -3,9 +3,10 @@
 :class:`GridState` holds what is really so: the state of every switching device (open or closed),
 the faults on the lines, and which customers have power. A fault is worked out as the protection
 engine says (:func:`twin.field_devices.protection.simulate`): the fault current each protective
-device between the fault and its source carries comes from the short-circuit analysis of the
-network as it stands when the fault begins (:func:`twin.grid.shortcircuit.fault_at`, at the end of
-the segment nearer the fault point), and the devices' operations (trips, recloses, lockout, a
+device between the fault and its source carries comes from the short-circuit analysis
+(:func:`twin.grid.shortcircuit.fault_at`, at the end of the segment nearer the fault point) of the
+normal configuration, made once (devices opened elsewhere change it little; a fault on a dead
+section carries none; once a normally open point is closed, of the network as it stands), and the devices' operations (trips, recloses, lockout, a
 fuse that melts and clears, a sectionaliser that opens) are replayed in simulated time, each one
 changing the switch states. Every change of state re-derives who has power (the topology of the
 network with its present switch states) and publishes who lost and who regained it; the power flow
@@ -73,6 +74,8 @@ class GridState:
     outages: list[Outage] = field(default_factory=list, init=False)
     solves: int = field(default=0, init=False)
     _normal: object = field(default=None, init=False, repr=False)  # topology in the normal switch states
+    _thevenin: object = field(default=None, init=False, repr=False)  # short-circuit model, normal states
+    _sp_bus: object = field(default=None, init=False, repr=False)  # bus row of each service point
     listeners: list = field(default_factory=list, init=False, repr=False)
     """Called as ``listener(now_s, lost, back)`` (service_point rows) on every change of who has
     power: the meters and the callers react to it."""
@@ -88,12 +91,56 @@ class GridState:
         return self.net.replace(switch=self.net.switch.with_columns(open=self.switch_open.copy()))
 
     def _energised(self) -> np.ndarray:
+        """Who has power (bool per service_point row). While every device that is open now is
+        normally closed (the tree of the normal configuration still holds), from that tree: the
+        customers below each opened device are a range of its depth-first order, so a change costs
+        one pass over the buses; else from the topology of the present states."""
         from twin.grid.topology import build_topology
 
-        net = self.network()
-        topo = build_topology(net)
-        sp = net.service_point
-        return topo.energised[net.bus.index(sp["bus"])] if len(sp) else np.zeros(0, bool)
+        sp = self.net.service_point
+        if not len(sp):
+            return np.zeros(0, bool)
+        normal_open = np.asarray(self.net.switch["normal_open"], bool)
+        if (normal_open & ~self.switch_open).any():  # a normally open point closed: the tree has changed
+            net = self.network()
+            return build_topology(net).energised[self._customer_bus()]
+        topo = self.normal_topology()
+        cover = np.zeros(len(topo.order) + 1, np.int64)
+        for row in np.flatnonzero(self.switch_open & ~normal_open):
+            for child in topo._cut_children(f"switch.{self.net.switch.ids[row]}"):
+                cover[topo.tin[child]] += 1
+                cover[topo.tin[child] + topo.size[child]] -= 1
+        dead = np.cumsum(cover)[:-1] > 0  # by depth-first position
+        bus_live = topo.energised.copy()
+        live_rows = np.flatnonzero(bus_live)
+        bus_live[live_rows] = ~dead[topo.tin[live_rows]]
+        return bus_live[self._customer_bus()]
+
+    def _customer_bus(self) -> np.ndarray:
+        if self._sp_bus is None:
+            self._sp_bus = self.net.bus.index(self.net.service_point["bus"])
+        return self._sp_bus
+
+    def normal_topology(self):
+        """The topology of the normal configuration (made once)."""
+        from twin.grid.topology import build_topology
+
+        if self._normal is None:
+            self._normal = build_topology(self.net, normal=True)
+        return self._normal
+
+    def fault_analysis(self):
+        """The short-circuit model of the normal configuration (made once): a fault's currents
+        are worked out on it. Devices opened elsewhere change a fault's current little; a fault
+        whose own section is dead carries none (see :meth:`protection_response`)."""
+        from twin.grid.powerflow import prepare
+        from twin.grid.shortcircuit import thevenin
+
+        if self._thevenin is None:
+            prep = prepare(self.net.replace(switch=self.net.switch.with_columns(
+                open=np.asarray(self.net.switch["normal_open"], bool))))
+            self._thevenin = thevenin(prep, v_prefault=prep.solve_voltages()[0])
+        return self._thevenin
 
     # -- changes ---------------------------------------------------------------------------------
 
@@ -129,13 +176,9 @@ class GridState:
 
     def _isolating(self, customer: int) -> str:
         """The open switching device nearest above a customer (on its normal path to the source)."""
-        from twin.grid.topology import build_topology
-
-        if self._normal is None:
-            self._normal = build_topology(self.net, normal=True)
         bus = str(self.net.service_point["bus"][customer])
         sw = self.net.switch
-        for ref in self._normal.path_to_source(f"bus.{bus}"):
+        for ref in self.normal_topology().path_to_source(f"bus.{bus}"):
             table, _, name = ref.partition(".")
             if table == "switch" and self.switch_open[sw.position(name)]:
                 return name
@@ -147,6 +190,19 @@ class GridState:
             self.events.publish(now_s, EventKind.fault_cleared, line=line, why="repaired")
 
     # -- a fault ---------------------------------------------------------------------------------
+
+    def _bus_live(self, b: int) -> bool:
+        """Whether bus row ``b`` has power now (from the customers' view where it has any, else
+        from the tree of the normal configuration)."""
+        topo = self.normal_topology()
+        if not topo.energised[b]:
+            return False
+        sw = self.net.switch
+        for ref in topo.path_to_source(f"bus.{self.net.bus.ids[b]}"):
+            table, _, name = ref.partition(".")
+            if table == "switch" and self.switch_open[sw.position(name)]:
+                return False
+        return True
 
     def fault_bus(self, fault: Fault) -> str:
         """The bus a fault is worked out at: the end of its segment nearer the fault point."""
@@ -164,24 +220,30 @@ class GridState:
         from twin.grid.tcc import settings_from_switch
         from twin.grid.topology import build_topology
 
-        net = self.network()
         bus = self.fault_bus(fault)
+        b = self.net.bus.position(bus)
+        normal_open = np.asarray(self.net.switch["normal_open"], bool)
+        exact = bool((normal_open & ~self.switch_open).any())  # the tree has changed: work it out anew
+        net = self.network() if exact else self.net
+        if not exact and not self._bus_live(b):
+            return None  # a dead section: no fault current flows
         kind = fault.kind
-        phases = int(np.count_nonzero(net.bus["phases"][net.bus.position(bus)] & 7))
+        phases = int(np.count_nonzero(net.bus["phases"][b] & 7))
         if phases < 2 and kind != FaultType.slg:
             kind = FaultType.slg  # a one-phase section can only fault to ground
+        topo = build_topology(net) if exact else self.normal_topology()
         try:
-            result = fault_at(net, bus, kind)
+            result = fault_at(net, bus, kind, topology=topo) if exact else \
+                fault_at(None, bus, kind, thevenin=self.fault_analysis(), topology=topo)
         except ModelError:
             return None
         amps = result.devices.groupby("device")["i_a"].max()
         sw = net.switch
-        above = [ref.partition(".")[2] for ref in build_topology(net).path_to_source(f"line.{fault.line}")
-                 if ref.startswith("switch.")]
+        above = [ref.partition(".")[2] for ref in topo.path_to_source(f"line.{fault.line}") if ref.startswith("switch.")]
         path, currents = [], []
         for device in reversed(above):  # source first
             k = sw.position(device)
-            if device not in amps.index or int(sw["kind"][k]) not in _PROTECTIVE:
+            if device not in amps.index or int(sw["kind"][k]) not in _PROTECTIVE or (not exact and self.switch_open[k]):
                 continue
             try:
                 settings = settings_from_switch(int(sw["kind"][k]), sw["curve"][k], float(sw["rated_a"][k]))

@@ -134,16 +134,19 @@ def _zones(zone_row: np.ndarray, buses: pd.DataFrame, sw, bus_v: dict[str, float
 
 
 def fault_at(net: Network | PreparedNetwork, bus: str, kind: FaultType = FaultType.three_phase, *,
-             phases: str | None = None, r_fault_ohm: float = 0.0, prefault: str = "powerflow") -> FaultResult:
+             phases: str | None = None, r_fault_ohm: float = 0.0, prefault: str = "powerflow",
+             thevenin: Thevenin | None = None, topology=None) -> FaultResult:
     """One fault at ``bus``: ``phases`` the faulted phases ('A', 'BC'...; default: the bus's
     first (SLG) or first two (LL, LLG), or all (three-phase)); currents into the fault and the
-    currents through every protective device, from the post-fault voltages of the whole network."""
-    prep = _prepared(net)
+    currents through every protective device, from the post-fault voltages of the whole network.
+    Many faults on one network state: pass its :func:`~twin.grid.shortcircuit.thevenin` (and its
+    topology) once made, instead of the network."""
+    prep = thevenin.prep if thevenin is not None else _prepared(net)
     b = prep.net.bus.get(bus)
     if b is None:
         raise ModelError(f"no bus '{bus}' in {prep.net.name}", component="bus", element=bus,
                          fix="name a bus of the model (twin validate lists them)")
-    th = _thevenin(prep, prefault)
+    th = thevenin if thevenin is not None else _thevenin(prep, prefault)
     live = th.nodes[b] >= 0
     if not live.any():
         raise ModelError(f"bus '{bus}' is de-energised: no fault current flows there", component="bus",
@@ -152,11 +155,10 @@ def fault_at(net: Network | PreparedNetwork, bus: str, kind: FaultType = FaultTy
     i = fault_currents(th.z[b:b + 1], th.v[b:b + 1], faulted[None, :], grounded=GROUNDED[FaultType(kind)],
                        r_fault_ohm=r_fault_ohm)[0]
     slots = np.flatnonzero(faulted)
-    v_pre = th.lu.solve(prep.i_source) if prefault == "flat" else prep.solve_voltages()[0]
-    v_post = v_pre + th.voltage_change(th.nodes[b, slots], i[slots])
+    v_post = th.v_nodes + th.voltage_change(th.nodes[b, slots], i[slots])
     currents = pd.DataFrame({"phase": slots + 1, "i_a": np.abs(i[slots]), "angle_deg": np.degrees(np.angle(i[slots]))})
     return FaultResult(bus=bus, kind=FaultType(kind), r_fault_ohm=r_fault_ohm, currents=currents,
-                       devices=_device_currents(prep, v_post, bus, float(np.abs(i).max())), node_v=v_post)
+                       devices=_device_currents(prep, v_post, bus, float(np.abs(i).max()), topology), node_v=v_post)
 
 
 def _faulted_slots(kind: FaultType, live: np.ndarray, phases: str | None, bus: str) -> np.ndarray:
@@ -180,7 +182,7 @@ def _faulted_slots(kind: FaultType, live: np.ndarray, phases: str | None, bus: s
     return out
 
 
-def _device_currents(prep: PreparedNetwork, v: np.ndarray, bus: str, i_fault: float) -> pd.DataFrame:
+def _device_currents(prep: PreparedNetwork, v: np.ndarray, bus: str, i_fault: float, topology=None) -> pd.DataFrame:
     """Phase currents through each protective device (its source-side terminal) carrying at
     least 1 % of the fault current, with whether it lies between the fault and a source."""
     net = prep.net
@@ -194,7 +196,7 @@ def _device_currents(prep: PreparedNetwork, v: np.ndarray, bus: str, i_fault: fl
     row = f.element[ends]
     kind = sw["kind"][row]
     keep = np.isin(kind, [int(k) for k in DEVICE_KINDS])
-    path = set(build_topology(net).path_to_source(f"bus.{bus}"))
+    path = set((topology or build_topology(net)).path_to_source(f"bus.{bus}"))
     out = pd.DataFrame({"device": sw.ids[row[keep]], "kind": [SwitchKind(int(k)).name for k in kind[keep]],
                         "phase": prep.nodes.slot[f.node[ends[keep]]] + 1, "i_a": np.abs(i_end[keep]),
                         "angle_deg": np.degrees(np.angle(i_end[keep]))})

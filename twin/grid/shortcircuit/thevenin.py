@@ -47,6 +47,7 @@ class Thevenin:
     z: np.ndarray
     v: np.ndarray
     y: sp.csc_matrix  # the fault-study matrix
+    v_nodes: np.ndarray  # pre-fault voltage of every node (n,), volts
     _factor: dict = field(default_factory=dict, repr=False)
 
     @property
@@ -82,7 +83,7 @@ def thevenin(prep: PreparedNetwork, *, v_prefault: np.ndarray | None = None) -> 
     z = _bus_blocks(y, of)
     live = of >= 0
     v_bus = np.where(live, v[np.where(live, of, 0)], 0.0)
-    return Thevenin(prep=prep, nodes=of, z=z, v=v_bus, y=y, _factor=factor)
+    return Thevenin(prep=prep, nodes=of, z=z, v=v_bus, y=y, v_nodes=v, _factor=factor)
 
 
 def _bus_blocks(y: sp.csc_matrix, of: np.ndarray) -> np.ndarray:
