@@ -76,6 +76,7 @@ class GridState:
     _normal: object = field(default=None, init=False, repr=False)  # topology in the normal switch states
     _thevenin: object = field(default=None, init=False, repr=False)  # short-circuit model, normal states
     _sp_bus: object = field(default=None, init=False, repr=False)  # bus row of each service point
+    _ranges: object = field(default=None, init=False, repr=False)  # switches' depth-first ranges, normal tree
     listeners: list = field(default_factory=list, init=False, repr=False)
     """Called as ``listener(now_s, lost, back)`` (service_point rows) on every change of who has
     power: the meters and the callers react to it."""
@@ -105,16 +106,30 @@ class GridState:
             net = self.network()
             return build_topology(net).energised[self._customer_bus()]
         topo = self.normal_topology()
+        rows, lo, hi = self._subtrees()
+        cut = (self.switch_open & ~normal_open)[rows]
         cover = np.zeros(len(topo.order) + 1, np.int64)
-        for row in np.flatnonzero(self.switch_open & ~normal_open):
-            for child in topo._cut_children(f"switch.{self.net.switch.ids[row]}"):
-                cover[topo.tin[child]] += 1
-                cover[topo.tin[child] + topo.size[child]] -= 1
+        np.add.at(cover, lo[cut], 1)
+        np.add.at(cover, hi[cut], -1)
         dead = np.cumsum(cover)[:-1] > 0  # by depth-first position
         bus_live = topo.energised.copy()
         live_rows = np.flatnonzero(bus_live)
         bus_live[live_rows] = ~dead[topo.tin[live_rows]]
         return bus_live[self._customer_bus()]
+
+    def _subtrees(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """For each switch of the normal tree, the depth-first ranges it feeds: (switch rows, first,
+        end) arrays, made once."""
+        if self._ranges is None:
+            topo = self.normal_topology()
+            rows, lo, hi = [], [], []
+            for row, name in enumerate(self.net.switch.ids):
+                for child in topo._cut_children(f"switch.{name}"):
+                    rows.append(row)
+                    lo.append(topo.tin[child])
+                    hi.append(topo.tin[child] + topo.size[child])
+            self._ranges = (np.array(rows, np.int64), np.array(lo, np.int64), np.array(hi, np.int64))
+        return self._ranges
 
     def _customer_bus(self) -> np.ndarray:
         if self._sp_bus is None:
