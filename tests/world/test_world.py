@@ -180,3 +180,13 @@ def test_who_has_power_from_the_normal_tree_is_the_topologys():
         grid.switch_open[rng.choice(closed, 3, replace=False)] = True
         exact = build_topology(grid.network()).energised[net.bus.index(net.service_point["bus"])]
         assert np.array_equal(grid._energised(), exact)
+
+
+def test_a_wire_down_brings_calls_naming_its_line():
+    from twin.world.simulate import run_world
+
+    net = generate_territory(2000, seed=4)
+    world, summary = run_world(net, hours=24.0, storm="hurricane", seed=9)
+    down = {e.data["line"] for e in world.events.of(EventKind.fault) if e.data["wire_down"]}
+    wires_calls = [e for e in world.events.of(EventKind.call) if e.data["reason"] == "wires_down"]
+    assert down and {e.data["line"] for e in wires_calls} <= down and wires_calls

@@ -101,7 +101,8 @@ class World:
         env, grid = self.env, self.grid
         bus = grid.fault_bus(fault)
         self.events.publish(env.now, EventKind.fault, line=fault.line, bus=bus, fault=fault.kind.name,
-                            permanent=fault.permanent, location=round(float(fault.location), 6), cause=fault.cause)
+                            permanent=fault.permanent, location=round(float(fault.location), 6), cause=fault.cause,
+                            wire_down=fault.wire_down)
         response = grid.protection_response(fault)
         if fault.permanent or response is not None:  # it stands while the protection works (a temporary one until gone)
             grid.faults[fault.line] = fault

@@ -37,13 +37,14 @@ CLOSES = {"reclose"}
 @dataclass(frozen=True)
 class Fault:
     """A fault on a line segment: ``line`` id, ``kind``, ``permanent``, ``location`` (0-1 from the
-    line's from-bus), ``cause`` (free text: 'tree', 'lightning'...)."""
+    line's from-bus), ``cause`` (free text: 'tree', 'lightning'...), ``wire_down``."""
 
     line: str
     kind: FaultType = FaultType.slg
     permanent: bool = True
     location: float = 0.5
     cause: str = ""
+    wire_down: bool = False  # a conductor on the ground: a public hazard, people nearby call
 
 
 @dataclass

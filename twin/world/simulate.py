@@ -70,7 +70,9 @@ def run_world(net: Network, *, hours: float = 24.0, storm: str | None = None, se
     if writer is not None:
         world.events.subscribe(writer)
     MeterFleet(world)
-    Callers(world)
+    callers = Callers(world)
+    world.events.subscribe(lambda e: callers.report_wires_down(e.data["line"], e.time_s)
+                           if e.kind == EventKind.fault and e.data.get("wire_down") else None)
     Crews(world)
     end_s = float(hours) * 3600.0
     weather = builtin_storm(storm, territory_bounds(net), start_s=0.0) if storm else None
@@ -79,7 +81,8 @@ def run_world(net: Network, *, hours: float = 24.0, storm: str | None = None, se
     lines = net.line.ids
     for k in range(len(table.time_s)):
         world.inject(Fault(str(lines[table.segment[k]]), FaultType(int(table.kind[k])), bool(table.permanent[k]),
-                           float(table.location[k]), FaultCause(int(table.cause[k])).name), at_s=float(table.time_s[k]))
+                           float(table.location[k]), FaultCause(int(table.cause[k])).name, bool(table.wire_down[k])),
+                     at_s=float(table.time_s[k]))
     started = time.perf_counter()
     world.run_to(end_s)
     wall = time.perf_counter() - started
