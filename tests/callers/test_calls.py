@@ -8,36 +8,20 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import datetime
-from functools import cache
 
 import numpy as np
 import pytest
 
 from twin.callers import Callers, CallerParameters, CallReason, call_chance
-from twin.grid.topology import build_topology
 from twin.meters import MeterFleet
 from twin.world.environment import World
 from twin.world.physics import Fault
-from twin.world.territory import generate_territory
+from tests.world.lateral import fused_lateral
 
 NOON = datetime(2026, 7, 1, 12, 0)
 
 
-@cache
-def _territory():
-    """The territory, its topology, a fused lateral below a recloser within its fuse-saving range,
-    the recloser, and the line at the lateral's weakest point."""
-    from twin.grid.shortcircuit import fault_study
-
-    net = generate_territory(2000, seed=3)
-    topo = build_topology(net)
-    zones = fault_study(net).zones.set_index("device")
-    below = [f for f in zones.index
-             if zones.at[f, "kind"] == "fuse" and topo.upstream_protective(f"switch.{f}").endswith("-RCL")]
-    fuse = min(below, key=lambda f: zones.at[f, "max_a"])
-    weakest = zones.at[fuse, "weakest_bus"]
-    line = next(str(l) for l, b in zip(net.line.ids, net.line["to_bus"]) if b == weakest)
-    return net, topo, fuse, topo.upstream_protective(f"switch.{fuse}"), line
+_territory = fused_lateral
 
 
 def _below(device: str) -> np.ndarray:

@@ -7,37 +7,21 @@ the head-end's deliveries are checked against a plain first-come-first-served qu
 
 from __future__ import annotations
 
-from functools import cache
 
 import numpy as np
 import pytest
 
-from twin.grid.topology import build_topology
 from twin.meters import MeterFleet, MeterParameters
 from twin.world.events import EventKind
 from twin.meters.fleet import LAST_GASP, POWER_RESTORE
 from twin.world.environment import World
 from twin.world.physics import Fault
-from twin.world.territory import generate_territory
+from tests.world.lateral import fused_lateral
 
 SURE = dict(p_last_gasp=1.0, p_restore=1.0)
 
 
-@cache
-def _territory():
-    """The territory, its topology, the fused lateral below a recloser with the least fault current
-    (within the recloser's fuse-saving range), the recloser, and the line at the lateral's weakest point."""
-    from twin.grid.shortcircuit import fault_study
-
-    net = generate_territory(2000, seed=3)
-    topo = build_topology(net)
-    zones = fault_study(net).zones.set_index("device")
-    below = [f for f in zones.index
-             if zones.at[f, "kind"] == "fuse" and topo.upstream_protective(f"switch.{f}").endswith("-RCL")]
-    fuse = min(below, key=lambda f: zones.at[f, "max_a"])
-    weakest = zones.at[fuse, "weakest_bus"]
-    line = next(str(l) for l, b in zip(net.line.ids, net.line["to_bus"]) if b == weakest)
-    return net, topo, fuse, topo.upstream_protective(f"switch.{fuse}"), line
+_territory = fused_lateral
 
 
 def _below(device: str) -> np.ndarray:
