@@ -60,6 +60,7 @@ class World:
         self._resolve = resolve
         self._resolve_every_s = float(resolve_every_s)
         self._solve_pending = False
+        self.last_result = None  # the last power flow of the energised network (a PowerFlowResult)
         self.events.subscribe(self._on_event)
 
     # -- running ---------------------------------------------------------------------------------
@@ -142,6 +143,7 @@ class World:
             self.events.publish(self.env.now, EventKind.solve, converged=False, worst_bus=err.worst_bus)
             return
         self.grid.solves += 1
+        self.last_result = r
         live = r.voltages["v_pu"].to_numpy()
         live = live[live > 0]
         self.events.publish(self.env.now, EventKind.solve, converged=True, iterations=int(r.iterations),
