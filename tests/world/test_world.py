@@ -176,3 +176,37 @@ def test_a_wire_down_brings_calls_naming_its_line():
     down = {e.data["line"] for e in world.events.of(EventKind.fault) if e.data["wire_down"]}
     wires_calls = [e for e in world.events.of(EventKind.call) if e.data["reason"] == "wires_down"]
     assert down and {e.data["line"] for e in wires_calls} <= down and wires_calls
+
+
+def test_loads_follow_the_day_and_come_back_cold_after_a_long_outage():
+    from twin.world.loads import LoadModel, LoadParameters
+
+    net, topo, fuse, recloser, line = _territory()
+    world = World(net, seed=1)
+    loads = LoadModel(world, LoadParameters(clpu_after_s=1800.0, clpu_peak=2.0, clpu_decay_s=1800.0))
+    world.run_to(24 * 3600.0)
+    solved = {round(e.time_s): e.data["load_kw"] for e in world.events.of(EventKind.solve)}
+    assert len(solved) >= 90  # a step every 15 minutes
+    evening, night = solved[round(19 * 3600.0 + 60.0)], solved[round(4 * 3600.0 + 60.0)]
+    assert evening > 1.8 * night
+    # a two-hour outage of the fuse's customers, then back: their loads draw twice their normal, decaying
+    rows = np.unique(loads.sp_load[topo.customers_downstream(f"switch.{fuse}")])
+
+    def base(t: float) -> np.ndarray:
+        saved = loads.back_at.copy()
+        loads.back_at[:] = np.nan
+        try:
+            return loads.scale(t)[rows]
+        finally:
+            loads.back_at[:] = saved
+
+    world.grid.operate(world.now, fuse, open_=True, why="test")
+    world.run_to(world.now + 7200.0)
+    world.grid.operate(world.now, fuse, open_=False, why="test")
+    t = world.now
+    assert np.allclose(loads.scale(t)[rows] / base(t), 2.0)
+    assert np.allclose(loads.scale(t + 1800.0)[rows] / base(t + 1800.0), 1.0 + np.exp(-1.0))
+    world.grid.operate(world.now, fuse, open_=True, why="test")  # a short outage brings no pickup
+    world.run_to(world.now + 600.0)
+    world.grid.operate(world.now, fuse, open_=False, why="test")
+    assert np.all(loads.back_at[rows] == t)

@@ -61,6 +61,7 @@ class World:
         self._resolve_every_s = float(resolve_every_s)
         self._solve_pending = False
         self.last_result = None  # the last power flow of the energised network (a PowerFlowResult)
+        self.load_model = None  # a twin.world.loads.LoadModel attaches itself here; else the model's peak loads
         self.events.subscribe(self._on_event)
 
     # -- running ---------------------------------------------------------------------------------
@@ -124,7 +125,12 @@ class World:
                     grid.operate(env.now, op.device, open_=False, why=action, line=fault.line)
 
     def _on_event(self, event: Event) -> None:
-        if self._resolve and event.kind in (EventKind.outage, EventKind.restore) and not self._solve_pending:
+        if event.kind in (EventKind.outage, EventKind.restore):
+            self.request_resolve()
+
+    def request_resolve(self) -> None:
+        """Something changed (who has power, the load level): re-solve within :data:`RESOLVE_EVERY_S`."""
+        if self._resolve and not self._solve_pending:
             self._solve_pending = True
             self.env.process(self.resolve())
 
@@ -133,12 +139,13 @@ class World:
         of the next :data:`RESOLVE_EVERY_S` (a recloser's whole sequence, a storm's burst of
         operations), not once for each."""
         from twin.errors import NotConverged
-        from twin.grid.powerflow import solve
+        from twin.grid.powerflow import prepare, result_of
 
         yield self.env.timeout(self._resolve_every_s)  # after every change of this window
         self._solve_pending = False
+        scale = 1.0 if self.load_model is None else self.load_model.scale(self.now)
         try:
-            r = solve(self.grid.network())
+            r = result_of(prepare(self.grid.network()), load_scale=scale)
         except NotConverged as err:
             self.events.publish(self.env.now, EventKind.solve, converged=False, worst_bus=err.worst_bus)
             return

@@ -61,6 +61,7 @@ def run_world(net: Network, *, hours: float = 24.0, storm: str | None = None, se
     from twin.callers.calls import Callers
     from twin.meters.fleet import MeterFleet
     from twin.world.crews import Crews
+    from twin.world.loads import LoadModel
     from twin.world.exposure import segment_exposure
     from twin.world.faults import FaultCause, sample_faults
     from twin.world.weather import builtin_storm, territory_bounds
@@ -74,6 +75,7 @@ def run_world(net: Network, *, hours: float = 24.0, storm: str | None = None, se
     world.events.subscribe(lambda e: callers.report_wires_down(e.data["line"], e.time_s)
                            if e.kind == EventKind.fault and e.data.get("wire_down") else None)
     Crews(world)
+    LoadModel(world)
     end_s = float(hours) * 3600.0
     weather = builtin_storm(storm, territory_bounds(net), start_s=0.0) if storm else None
     exposure = segment_exposure(net, world.streams("exposure"))
