@@ -25,6 +25,7 @@ bench: $(VENV)/.bench
 	$(PY) benchmarks/bench_territory.py
 	$(PY) benchmarks/powerflow.py --skip-1m
 	$(PY) benchmarks/shortcircuit.py
+	$(PY) benchmarks/storm.py
 
 clean:
 	rm -rf $(VENV) out
