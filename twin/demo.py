@@ -97,6 +97,14 @@ def run_demo(out: Path, *, customers: int = 20_000, seed: int = 1) -> int:
 
     print("\n== 5. Faults: every bus, then one at the end of a fused lateral ==")
     _faults(net)
+
+    print("\n== 6. The world alone: a thunderstorm crosses the territory ==")
+    from twin.world.simulate import run_world
+
+    events = out / "thunderstorm-events.jsonl"
+    _, summary = run_world(net, hours=12.0, storm="thunderstorm", seed=seed, events_path=events)
+    print("  " + summary.text())
+    print(f"  event stream: {events}")
     return status
 
 
