@@ -165,3 +165,16 @@ def test_a_scada_trip_of_a_breaker_puts_its_customers_out():
     assert world.events.events[-1].data["by"] == "scada"
     world.run_to(200.0)  # the re-solve: the breaker is open and carries nothing
     assert _value(devices, BREAKER, "p_kw") == 0.0 and devices.point(BREAKER, "p_kw").quality == Quality.good
+
+
+def test_a_scada_close_into_a_standing_fault_trips_again():
+    world, devices, _, recloser, _, _ = _scene()
+    world.inject(Fault(TRUNK, permanent=True), at_s=60.0)
+    world.run_to(600.0)
+    devices.operate(recloser, "close")  # the fault still stands: the recloser goes through its sequence again
+    world.run_to(1200.0)
+    faults = world.events.of(EventKind.fault)
+    assert [f.data["restrike"] for f in faults] == [False, True]
+    after = [e.data["action"] for e in world.events.of(EventKind.protection) if e.time_s >= 600.0]
+    assert after and after[-1] == "lockout" and _value(devices, recloser, "lockout") is True
+    assert world.grid.switch_open[world.grid.net.switch.position(recloser)]

@@ -10,7 +10,8 @@ simulated minute a second, x1 to x3600 for training), and can be stepped, run to
 Its processes, one per thing that happens, not one per device:
 
 * ``fault(fault)``: a fault begins, the protection answers (:mod:`twin.world.physics`), each
-  operation at its time; a temporary fault is gone at the first interruption;
+  operation at its time; a temporary fault is gone at the first interruption; a device closed
+  (a ``switch`` event) into a standing fault below it makes that fault strike again;
 * ``resolve()``: after customers lose or regain power, the power flow re-solves the energised
   network, once for all the changes of the next :data:`RESOLVE_EVERY_S`.
 
@@ -98,13 +99,14 @@ class World:
         yield self.env.timeout(delay_s)
         yield self.env.process(process)
 
-    def fault(self, fault: Fault):
-        """A fault begins; the protective devices operate as the protection engine says."""
+    def fault(self, fault: Fault, *, restrike: bool = False):
+        """A fault begins (or, ``restrike``, a standing one is energised again by a close); the
+        protective devices operate as the protection engine says."""
         env, grid = self.env, self.grid
         bus = grid.fault_bus(fault)
         self.events.publish(env.now, EventKind.fault, line=fault.line, bus=bus, fault=fault.kind.name,
                             permanent=fault.permanent, location=round(float(fault.location), 6), cause=fault.cause,
-                            wire_down=fault.wire_down)
+                            wire_down=fault.wire_down, restrike=restrike)
         response = grid.protection_response(fault)
         if fault.permanent or response is not None:  # it stands while the protection works (a temporary one until gone)
             grid.faults[fault.line] = fault
@@ -127,6 +129,18 @@ class World:
     def _on_event(self, event: Event) -> None:
         if event.kind in (EventKind.outage, EventKind.restore):
             self.request_resolve()
+        elif event.kind == EventKind.switch and event.data.get("closed"):
+            self._restrike(str(event.data["device"]))
+
+    def _restrike(self, device: str) -> None:
+        """A device closed into a standing fault below it: the fault strikes again, the protection
+        answers again (a crew closes only once no fault stands below; SCADA may not know)."""
+        grid = self.grid
+        topo = grid.normal_topology()
+        for fault in list(grid.faults.values()):
+            above = topo.path_to_source(f"line.{fault.line}")
+            if f"switch.{device}" in above and grid._bus_live(grid.net.bus.position(grid.fault_bus(fault))):
+                self.env.process(self.fault(fault, restrike=True))
 
     def request_resolve(self) -> None:
         """Something changed (who has power, the load level): re-solve within :data:`RESOLVE_EVERY_S`."""
