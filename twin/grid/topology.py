@@ -152,6 +152,11 @@ class Topology:
             return parts[0]
         return np.concatenate(parts) if parts else _EMPTY
 
+    def subtree_ranges(self, ref: str) -> list[tuple[int, int]]:
+        """Positions ``[first, end)`` in :attr:`order` of the buses that lose supply if the
+        element opens: one range per bridge edge of it in the forest (none on a loop)."""
+        return [(int(self.tin[c]), int(self.tin[c] + self.size[c])) for c in self._cut_children(ref)]
+
     def _cut_children(self, ref: str) -> list[int]:
         """Child-side bus rows of the element's bridge edges in the forest."""
         children = []

@@ -125,10 +125,10 @@ class GridState:
             topo = self.normal_topology()
             rows, lo, hi = [], [], []
             for row, name in enumerate(self.net.switch.ids):
-                for child in topo._cut_children(f"switch.{name}"):
+                for first, end in topo.subtree_ranges(f"switch.{name}"):
                     rows.append(row)
-                    lo.append(topo.tin[child])
-                    hi.append(topo.tin[child] + topo.size[child])
+                    lo.append(first)
+                    hi.append(end)
             self._ranges = (np.array(rows, np.int64), np.array(lo, np.int64), np.array(hi, np.int64))
         return self._ranges
 
