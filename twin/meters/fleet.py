@@ -250,7 +250,7 @@ class MeterFleet:
         self.sent = np.zeros(2, dtype=np.int64)  # messages that reached the mesh, by kind
         self._rng = world.streams("meters")
         self._received: list[tuple[float, float, int, int, float]] = []
-        self._v_key: bytes | None = None
+        self._v_key: object = None  # the power-flow result _v_pu was taken from
         self._v_pu = np.zeros(0)
         self.headend = HeadEnd(world.env, params.headend_rate_per_s, self._delivered)
         world.grid.listeners.append(self.power_changed)
@@ -342,19 +342,14 @@ class MeterFleet:
 
     def _voltages(self) -> np.ndarray:
         """Per-unit voltage at every meter (mean of its bus's phases; NaN where the power flow does not
-        converge): the world keeps no solution, so the network is solved here, once per switch state."""
-        from twin.errors import NotConverged
-        from twin.grid.powerflow import solve
-
+        converge), from the world's power flow of the network as it is now."""
         grid = self.world.grid
-        key = grid.switch_open.tobytes()
-        if key != self._v_key:
-            try:
-                r = solve(grid.network())
-                by_bus = r.voltages.groupby("bus", sort=False)["v_pu"].mean()
-                bus_v = by_bus.reindex(grid.net.bus.ids).to_numpy(dtype=float)
-                self._v_pu = bus_v[grid.net.bus.index(grid.net.service_point["bus"])]
-            except NotConverged:
-                self._v_pu = np.full(len(self.meter), np.nan)
-            self._v_key = key
+        r = self.world.power_flow()
+        if r is None:
+            return np.full(len(self.meter), np.nan)
+        if r is not self._v_key:
+            by_bus = r.voltages.groupby("bus", sort=False)["v_pu"].mean()
+            bus_v = by_bus.reindex(grid.net.bus.ids).to_numpy(dtype=float)
+            self._v_pu = bus_v[grid.net.bus.index(grid.net.service_point["bus"])]
+            self._v_key = r
         return self._v_pu

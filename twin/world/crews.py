@@ -134,12 +134,10 @@ class Crews:
 
     def _section_length(self, device: str) -> float:
         """Line length (m) below a device (in the normal configuration): what a patrol may cover."""
-        from twin.grid.topology import build_topology
-
         grid = self.world.grid
         if not device:
             return 1000.0
-        topo = grid._normal if grid._normal is not None else build_topology(grid.net, normal=True)
+        topo = grid.normal_topology()
         below = set(grid.net.bus.ids[topo.buses_below(f"switch.{device}")].tolist())
         line = grid.net.line
         inside = np.isin(line["to_bus"], list(below))
@@ -147,12 +145,10 @@ class Crews:
 
     def _faults_below(self, device: str) -> bool:
         """Whether a fault still stands on a line below the device (closing would trip again)."""
-        from twin.grid.topology import build_topology
-
         grid = self.world.grid
         if not grid.faults:
             return False
-        topo = grid._normal if grid._normal is not None else build_topology(grid.net, normal=True)
+        topo = grid.normal_topology()
         below = set(grid.net.bus.ids[topo.buses_below(f"switch.{device}")].tolist())
         line = grid.net.line
         return any(line["to_bus"][line.position(f)] in below for f in grid.faults)

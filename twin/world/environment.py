@@ -62,6 +62,7 @@ class World:
         self._resolve_every_s = float(resolve_every_s)
         self._solve_pending = False
         self.last_result = None  # the last power flow of the energised network (a PowerFlowResult)
+        self.last_result_s = float("-inf")  # when it was solved
         self.load_model = None  # a twin.world.loads.LoadModel attaches itself here; else the model's peak loads
         self.events.subscribe(self._on_event)
 
@@ -139,7 +140,7 @@ class World:
         topo = grid.normal_topology()
         for fault in list(grid.faults.values()):
             above = topo.path_to_source(f"line.{fault.line}")
-            if f"switch.{device}" in above and grid._bus_live(grid.net.bus.position(grid.fault_bus(fault))):
+            if f"switch.{device}" in above and grid.bus_live(grid.net.bus.position(grid.fault_bus(fault))):
                 self.env.process(self.fault(fault, restrike=True))
 
     def request_resolve(self) -> None:
@@ -152,11 +153,22 @@ class World:
         """After changes of energisation: the power flow of the network once for all the changes
         of the next :data:`RESOLVE_EVERY_S` (a recloser's whole sequence, a storm's burst of
         operations), not once for each."""
+        yield self.env.timeout(self._resolve_every_s)  # after every change of this window
+        self._solve_pending = False
+        self._solve_now()
+
+    def power_flow(self):
+        """The power flow of the network as it is now (a PowerFlowResult): the last one while no
+        switch has changed since, else solved now; None where it does not converge."""
+        if self.last_result is None or self.last_result_s < self.grid.changed_s:
+            self._solve_now()
+        return self.last_result if self.last_result_s >= self.grid.changed_s else None
+
+    def _solve_now(self) -> None:
+        """Solve the energised network at the loads of now; keep the result, publish the solve."""
         from twin.errors import NotConverged
         from twin.grid.powerflow import prepare, result_of
 
-        yield self.env.timeout(self._resolve_every_s)  # after every change of this window
-        self._solve_pending = False
         scale = 1.0 if self.load_model is None else self.load_model.scale(self.now)
         try:
             r = result_of(prepare(self.grid.network()), load_scale=scale)
@@ -164,7 +176,7 @@ class World:
             self.events.publish(self.env.now, EventKind.solve, converged=False, worst_bus=err.worst_bus)
             return
         self.grid.solves += 1
-        self.last_result = r
+        self.last_result, self.last_result_s = r, self.now
         live = r.voltages["v_pu"].to_numpy()
         live = live[live > 0]
         self.events.publish(self.env.now, EventKind.solve, converged=True, iterations=int(r.iterations),

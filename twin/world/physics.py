@@ -74,6 +74,7 @@ class GridState:
     energised_customers: np.ndarray = field(init=False)  # bool per service_point row
     outages: list[Outage] = field(default_factory=list, init=False)
     solves: int = field(default=0, init=False)
+    changed_s: float = field(default=float("-inf"), init=False)  # when a switch last changed state
     _normal: object = field(default=None, init=False, repr=False)  # topology in the normal switch states
     _thevenin: object = field(default=None, init=False, repr=False)  # short-circuit model, normal states
     _sp_bus: object = field(default=None, init=False, repr=False)  # bus row of each service point
@@ -167,6 +168,7 @@ class GridState:
         if bool(self.switch_open[row]) == open_:
             return
         self.switch_open[row] = open_
+        self.changed_s = now_s
         self._energisation_changed(now_s, device, why, line)
 
     def _energisation_changed(self, now_s: float, device: str, why: str, line: str) -> None:
@@ -207,7 +209,7 @@ class GridState:
 
     # -- a fault ---------------------------------------------------------------------------------
 
-    def _bus_live(self, b: int) -> bool:
+    def bus_live(self, b: int) -> bool:
         """Whether bus row ``b`` has power now (from the customers' view where it has any, else
         from the tree of the normal configuration)."""
         topo = self.normal_topology()
@@ -241,7 +243,7 @@ class GridState:
         normal_open = np.asarray(self.net.switch["normal_open"], bool)
         exact = bool((normal_open & ~self.switch_open).any())  # the tree has changed: work it out anew
         net = self.network() if exact else self.net
-        if not exact and not self._bus_live(b):
+        if not exact and not self.bus_live(b):
             return None  # a dead section: no fault current flows
         kind = fault.kind
         phases = int(np.count_nonzero(net.bus["phases"][b] & 7))

@@ -95,7 +95,7 @@ def run_world(net: Network, *, hours: float = 24.0, storm: str | None = None, se
 
 def _summary(world: World, hours: float, storm: str, table, wall_s: float) -> WorldSummary:
     events = world.events.events
-    kinds = [e.kind.value if hasattr(e.kind, "value") else str(e.kind) for e in events]
+    kinds = [e.kind.value for e in events]
     out, last_t, minutes = 0, 0.0, 0.0
     for e in events:  # customer-minutes: the number out, integrated over time
         if e.kind in (EventKind.outage, EventKind.restore):
