@@ -61,7 +61,8 @@ class World:
         self._resolve = resolve
         self._resolve_every_s = float(resolve_every_s)
         self._solve_pending = False
-        self.last_result = None  # the last power flow of the energised network (a PowerFlowResult)
+        self.last_result = None  # the last power flow of the energised network (a twin.world.solution.Solution)
+        self._solver = None  # the parts of the network and their factorisations, kept between solves
         self.last_result_s = float("-inf")  # when it was solved
         self.load_model = None  # a twin.world.loads.LoadModel attaches itself here; else the model's peak loads
         self.events.subscribe(self._on_event)
@@ -158,27 +159,31 @@ class World:
         self._solve_now()
 
     def power_flow(self):
-        """The power flow of the network as it is now (a PowerFlowResult): the last one while no
-        switch has changed since, else solved now; None where it does not converge."""
+        """The power flow of the network as it is now (a :class:`~twin.world.solution.Solution`, read
+        like a PowerFlowResult): the last one while no switch has changed since, else solved now
+        (a part that does not converge keeps its last solution and is named in ``failed``)."""
         if self.last_result is None or self.last_result_s < self.grid.changed_s:
             self._solve_now()
-        return self.last_result if self.last_result_s >= self.grid.changed_s else None
+        return self.last_result
 
     def _solve_now(self) -> None:
-        """Solve the energised network at the loads of now; keep the result, publish the solve."""
-        from twin.errors import NotConverged
-        from twin.grid.powerflow import prepare, result_of
+        """Solve the energised network at the loads of now (the parts that changed: see
+        :mod:`twin.world.solution`); keep the result, publish the solve."""
+        from twin.world.solution import PartSolver
 
+        if self._solver is None:
+            self._solver = PartSolver(self.grid.net)
+        grid = self.grid
         scale = 1.0 if self.load_model is None else self.load_model.scale(self.now)
-        try:
-            r = result_of(prepare(self.grid.network()), load_scale=scale)
-        except NotConverged as err:
-            self.events.publish(self.env.now, EventKind.solve, converged=False, worst_bus=err.worst_bus)
+        r = self._solver.solve(grid.switch_open, getattr(grid, "tap_pu", None), getattr(grid, "cap_closed", None),
+                               load_scale=scale)
+        grid.solves += 1
+        self.last_result, self.last_result_s = r, self.now  # a part that failed keeps its last solution
+        if r.failed:
+            self.events.publish(self.env.now, EventKind.solve, converged=False, worst_bus=r.failed[0])
             return
-        self.grid.solves += 1
-        self.last_result, self.last_result_s = r, self.now
-        live = r.voltages["v_pu"].to_numpy()
-        live = live[live > 0]
+        v = r.bus_v_pu()
+        live = v[v > 0]
         self.events.publish(self.env.now, EventKind.solve, converged=True, iterations=int(r.iterations),
                             load_kw=round(float(r.load_kw), 3),
                             v_min_pu=round(float(live.min()), 6) if len(live) else 0.0,

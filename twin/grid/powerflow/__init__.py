@@ -56,7 +56,7 @@ from twin.grid.powerflow.loads import zip_currents
 from twin.grid.powerflow.results import PowerFlowResult, branch_tables, totals, voltage_table
 from twin.grid.powerflow.solver import BatchResult, PreparedNetwork, prepare
 
-__all__ = ["solve", "prepare", "result_of", "PowerFlowResult", "PreparedNetwork", "BatchResult", "solve_controlled",
+__all__ = ["solve", "prepare", "result_of", "summarise", "tabulate", "PowerFlowResult", "PreparedNetwork", "BatchResult", "solve_controlled",
            "ControlResult", "ControlNotSettled"]
 
 
@@ -77,6 +77,12 @@ def result_of(prep: PreparedNetwork, *, load_scale: float | np.ndarray = 1.0, to
     ``start``, an earlier result of the same prepared network, is where the iteration begins."""
     v, iterations, mismatch = prep.solve_voltages(load_scale=load_scale, tol=tol, max_iter=max_iter,
                                                   start=None if start is None else start.node_v)
+    return tabulate(prep, v, iterations=iterations, mismatch=mismatch, load_scale=load_scale)
+
+
+def summarise(prep: PreparedNetwork, v: np.ndarray, *, load_scale: float | np.ndarray = 1.0) -> dict[str, float]:
+    """The power totals (kW, kvar: sources, loads, losses, generation, capacitors) of a solution
+    ``v`` (complex node volts) of a prepared network, without its tables."""
     c = prep.comps
     s_va = prep.component_power(load_scale)
     ext = np.concatenate([v, [0.0]])
@@ -86,9 +92,15 @@ def result_of(prep: PreparedNetwork, *, load_scale: float | np.ndarray = 1.0, to
     v_src = np.where(ends >= 0, ext[ends], 0.0)
     i_out = np.einsum("mij,mj->mi", prep.source_y, prep.source_emf - v_src)
     source_power = complex((v_src * np.conj(i_out)).sum())
+    return totals(v, source_power, prep.y_branch, prep.y_capacitor, v_c, i_c, c.generator)
+
+
+def tabulate(prep: PreparedNetwork, v: np.ndarray, *, iterations: int = 0, mismatch: float = 0.0,
+             load_scale: float | np.ndarray = 1.0) -> PowerFlowResult:
+    """The result tables of a solution ``v`` (complex node volts) of a prepared network."""
     net = prep.net
     table = voltage_table(net.bus.ids, net.bus["phases"], net.bus["v_nom_v"], prep.nodes.of, v[: prep.nodes.n])
-    sums = totals(v, source_power, prep.y_branch, prep.y_capacitor, v_c, i_c, c.generator)
+    sums = summarise(prep, v, load_scale=load_scale)
     f = prep.flows
     ids = {name: net.table(name).ids for name in ("line", "switch", "transformer")}
     branches, losses = branch_tables(f.table, f.element, f.terminal, f.node, prep.flow_matrix @ v, v,

@@ -1,0 +1,233 @@
+"""The world's power flow, part by part: each substation's network solved on its own.
+
+A territory's substations share nothing electrically while their ties are open: each is a part
+(:func:`twin.grid.subnetwork.parts`) with its own source, solved on its own. A storm changes a few
+feeders at a time, so a re-solve re-factors only the parts whose switch, tap or capacitor states
+changed since their last solve, and re-iterates only the parts whose state or loads changed; the
+others keep their solution. When a tie closes, the parts it joins become one (split anew from the
+model, once for that configuration). A part without a source is dead: nothing to solve.
+
+:class:`PartSolver` keeps the parts and their prepared networks; :meth:`PartSolver.solve` returns a
+:class:`Solution`, immutable, which reads like a :class:`~twin.grid.powerflow.PowerFlowResult` of
+the whole network (``voltages``, ``branches``, ``element_losses``, totals, ``iterations``) with the
+tables made on first use, and gives the bus voltages in bulk (:meth:`Solution.bus_v_pu`) without
+making them. Each part converges to the power flow's tolerance, so the solution equals the whole
+network's solved at once to within it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+
+from twin.errors import NotConverged
+from twin.grid.network import Network
+from twin.grid.powerflow.nodes import SQRT3, is_split, slot_mask
+from twin.grid.powerflow.results import voltage_table
+
+__all__ = ["PartSolver", "Solution"]
+
+
+@dataclass(frozen=True, eq=False)
+class PartSolution:
+    """One part's solution: its model's rows in the whole network's tables, its prepared network,
+    node voltages (complex V) and totals (kW, kvar)."""
+
+    bus: np.ndarray  # rows of the part's buses in the whole network
+    prep: object  # a PreparedNetwork
+    v: np.ndarray
+    iterations: int
+    mismatch: float
+    sums: dict
+    load_scale: float | np.ndarray
+
+    @cached_property
+    def result(self):
+        """The part's result tables (a PowerFlowResult), made on first use."""
+        from twin.grid.powerflow import tabulate
+
+        return tabulate(self.prep, self.v, iterations=self.iterations, mismatch=self.mismatch,
+                        load_scale=self.load_scale)
+
+
+@dataclass
+class _Part:
+    net: Network  # the part's model, in the normal states
+    rows: dict[str, np.ndarray]  # per table: the part's rows in the whole network's table
+    state: bytes = b""
+    scale: bytes = b""
+    prep: object = None
+    solution: PartSolution | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class Solution:
+    """The power flow of the whole network as its parts' solutions (see the module docstring).
+    ``failed``: buses of parts that did not converge this time (their last solution is kept)."""
+
+    net: Network
+    parts: tuple[PartSolution, ...]
+    failed: tuple[str, ...] = ()
+    _extra: dict = field(default_factory=dict, repr=False)
+
+    def _sum(self, key: str) -> float:
+        return float(sum(p.sums[key] for p in self.parts))
+
+    source_kw = property(lambda self: self._sum("source_kw"))
+    source_kvar = property(lambda self: self._sum("source_kvar"))
+    load_kw = property(lambda self: self._sum("load_kw"))
+    load_kvar = property(lambda self: self._sum("load_kvar"))
+    losses_kw = property(lambda self: self._sum("losses_kw"))
+    losses_kvar = property(lambda self: self._sum("losses_kvar"))
+    generation_kw = property(lambda self: self._sum("generation_kw"))
+    generation_kvar = property(lambda self: self._sum("generation_kvar"))
+    capacitor_kvar = property(lambda self: self._sum("capacitor_kvar"))
+
+    @property
+    def iterations(self) -> int:
+        return max((p.iterations for p in self.parts), default=0)
+
+    @property
+    def max_mismatch(self) -> float:
+        return max((p.mismatch for p in self.parts), default=0.0)
+
+    @cached_property
+    def _node_v(self) -> tuple[np.ndarray, np.ndarray]:
+        """The whole network's (bus, slot) -> node map over the parts' node voltages joined."""
+        of = np.full((len(self.net.bus), 3), -1, np.int64)
+        chunks, offset = [], 0
+        for p in self.parts:
+            nodes = p.prep.nodes
+            of[p.bus] = np.where(nodes.of >= 0, nodes.of + offset, -1)
+            chunks.append(p.v[: nodes.n])
+            offset += nodes.n
+        return of, (np.concatenate(chunks) if chunks else np.zeros(0, complex))
+
+    def bus_v(self) -> np.ndarray:
+        """Complex volts per bus row and slot (phases A, B, C; legs 1, 2 on a split-phase bus) to
+        neutral; 0 where dead, NaN where the bus has no such phase."""
+        of, v = self._node_v
+        present = slot_mask(self.net.bus["phases"])
+        out = np.where(of >= 0, np.concatenate([v, [0.0]])[of], 0.0).astype(complex)
+        out[~present] = np.nan
+        return out
+
+    def bus_v_pu(self) -> np.ndarray:
+        """Per-unit voltage magnitude per bus row and slot (base: nominal phase-to-neutral, or
+        the leg's on a split-phase bus); 0 where dead, NaN where the bus has no such phase."""
+        if "v_pu" not in self._extra:
+            bus = self.net.bus
+            base = np.where(is_split(bus["phases"]), bus["v_nom_v"] / 2.0, bus["v_nom_v"] / SQRT3)
+            self._extra["v_pu"] = np.abs(self.bus_v()) / base[:, None]
+        return self._extra["v_pu"]
+
+    @cached_property
+    def voltages(self) -> pd.DataFrame:
+        """One row per bus and present phase, as :class:`~twin.grid.powerflow.PowerFlowResult` has."""
+        of, v = self._node_v
+        bus = self.net.bus
+        return voltage_table(bus.ids, bus["phases"], bus["v_nom_v"], of, v)
+
+    @cached_property
+    def branches(self) -> pd.DataFrame:
+        """Per element, terminal and phase: current and power flowing in (energised elements)."""
+        frames = [p.result.branches for p in self.parts]
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+    @cached_property
+    def element_losses(self) -> pd.DataFrame:
+        frames = [p.result.element_losses for p in self.parts]
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+class PartSolver:
+    """The parts of a network and their prepared networks, kept between solves."""
+
+    def __init__(self, net: Network, *, tol: float = 1e-8, max_iter: int = 100) -> None:
+        self.net, self.tol, self.max_iter = net, tol, max_iter
+        self._normal_open = np.asarray(net.switch["normal_open"], bool)
+        self._layout: tuple[bytes, list[_Part]] | None = None
+        self._parts: dict[bytes, _Part] = {}  # by the rows of its buses
+        self.prepared = 0  # parts factored (a count for benchmarks)
+        self.solved = 0  # parts iterated
+
+    def _layout_for(self, switch_open: np.ndarray) -> list[_Part]:
+        """The parts for the present states of the normally open points (made once per layout)."""
+        from twin.grid.subnetwork import parts, row_parts, split
+
+        apart = self._normal_open & np.asarray(switch_open, bool)  # open ties keep parts apart
+        key = apart.tobytes()
+        if self._layout is not None and self._layout[0] == key:
+            return self._layout[1]
+        label = parts(self.net, apart)
+        order = np.argsort(label, kind="stable")
+        bounds = np.searchsorted(label[order], np.arange(label.max() + 2))
+        wanted, layout = [], []
+        for k in range(len(bounds) - 1):
+            rows = order[bounds[k]:bounds[k + 1]]
+            wanted.append((k, rows.tobytes()))
+        missing = [k for k, b in wanted if b not in self._parts]
+        if missing:
+            labels = row_parts(self.net, label)
+            nets = split(self.net, label, np.array(missing), labels=labels)
+            for k in missing:
+                rows = {name: np.flatnonzero(lab == k) for name, lab in labels.items()
+                        if not (len(lab) and (lab < -1).all())}
+                self._parts[dict(wanted)[k]] = _Part(nets[k], rows)
+        for _, b in wanted:
+            part = self._parts[b]
+            if len(part.net.source):  # a part without a source is dead
+                layout.append(part)
+        self._layout = (key, layout)
+        return layout
+
+    def solve(self, switch_open: np.ndarray, tap_pu: np.ndarray | None = None, cap_closed: np.ndarray | None = None,
+              load_scale: float | np.ndarray = 1.0) -> Solution:
+        """The power flow for these switch states (bool per switch row), taps (the transformer
+        table's ``tap_pu``), capacitor states (bool per capacitor row) and load multipliers (scalar
+        or per load row); parts whose state and loads did not change keep their solution."""
+        from twin.grid.powerflow import prepare, summarise
+
+        net = self.net
+        tap_pu = np.asarray(net.transformer["tap_pu"] if tap_pu is None else tap_pu, float)
+        cap_closed = np.asarray(net.capacitor["closed"] if cap_closed is None else cap_closed, bool)
+        switch_open = np.asarray(switch_open, bool)
+        scale = np.asarray(load_scale, float)
+        failed, out = [], []
+        for part in self._layout_for(switch_open):
+            r = part.rows
+            sw_open, taps, closed = switch_open[r["switch"]], tap_pu[r["transformer"]], cap_closed[r["capacitor"]]
+            state = sw_open.tobytes() + taps.tobytes() + closed.tobytes()
+            part_scale = scale if scale.ndim == 0 else scale[r["load"]]
+            scale_key = np.asarray(part_scale).tobytes()
+            if part.solution is not None and state == part.state and scale_key == part.scale:
+                out.append(part.solution)
+                continue
+            start = None
+            if state != part.state or part.prep is None:
+                pn = part.net
+                part.prep = prepare(pn.replace(switch=pn.switch.with_columns(open=sw_open),
+                                               transformer=pn.transformer.with_columns(tap_pu=taps),
+                                               capacitor=pn.capacitor.with_columns(closed=closed)))
+                part.state = state
+                self.prepared += 1
+            elif part.solution is not None:
+                start = part.solution.v  # the same prepared network: start from its last solution
+            try:
+                v, iterations, mismatch = part.prep.solve_voltages(load_scale=part_scale, tol=self.tol,
+                                                                   max_iter=self.max_iter, start=start)
+            except NotConverged as err:  # the part keeps its last solution (if it has one)
+                failed.append(err.worst_bus or str(part.net.bus.ids[0]))
+                part.scale = b""
+                if part.solution is not None:
+                    out.append(part.solution)
+                continue
+            self.solved += 1
+            part.scale = scale_key
+            part.solution = PartSolution(bus=r["bus"], prep=part.prep, v=v, iterations=iterations, mismatch=mismatch,
+                                         sums=summarise(part.prep, v, load_scale=part_scale), load_scale=part_scale)
+            out.append(part.solution)
+        return Solution(net, tuple(out), tuple(failed))
