@@ -21,7 +21,7 @@ from scipy.sparse.csgraph import connected_components
 
 from twin.grid.network import Network
 
-__all__ = ["parts", "restrict", "row_parts", "split"]
+__all__ = ["Split", "parts", "restrict", "row_parts", "split"]
 
 WHOLE = -2
 """The label of a table no bus reaches: its rows belong to every part."""
@@ -93,26 +93,40 @@ def row_parts(net: Network, bus_label: np.ndarray) -> dict[str, np.ndarray]:
     return labels
 
 
-def split(net: Network, bus_label: np.ndarray, which: np.ndarray | None = None, *,
-          labels: dict[str, np.ndarray] | None = None) -> dict[int, Network]:
-    """One network per part label (those in ``which``, all by default), row order kept;
-    ``labels``: :func:`row_parts` of the same labelling, where already made."""
-    labels = row_parts(net, bus_label) if labels is None else labels
-    wanted = np.unique(bus_label) if which is None else np.asarray(which, np.int64)
-    groups = {}
-    for name, label in labels.items():
-        if len(label) and (label == WHOLE).all():
-            continue  # kept whole in every part
-        order = np.argsort(label, kind="stable")
-        groups[name] = (order, label[order])
-    out = {}
-    for k in wanted.tolist():
-        tables = {}
-        for name, (order, sorted_label) in groups.items():
+class Split:
+    """A network's rows grouped by part once (:func:`row_parts` of a bus labelling), so that any
+    part's rows and model are then cheap to take."""
+
+    def __init__(self, net: Network, bus_label: np.ndarray) -> None:
+        self.net = net
+        self.bus_label = np.asarray(bus_label, np.int64)
+        self.labels = row_parts(net, self.bus_label)
+        self._groups = {}
+        for name, label in self.labels.items():
+            if len(label) and (label == WHOLE).all():
+                continue  # kept whole in every part
+            order = np.argsort(label, kind="stable")
+            self._groups[name] = (order, label[order])
+
+    def rows(self, k: int) -> dict[str, np.ndarray]:
+        """Part ``k``'s rows in each table it splits (in the network's row order)."""
+        out = {}
+        for name, (order, sorted_label) in self._groups.items():
             lo, hi = np.searchsorted(sorted_label, [k, k + 1])
-            tables[name] = net.table(name).take(order[lo:hi])
-        out[int(k)] = net.replace(**tables)
-    return out
+            out[name] = order[lo:hi]
+        return out
+
+    def network(self, k: int, rows: dict[str, np.ndarray] | None = None) -> Network:
+        """Part ``k`` as a network of its own."""
+        rows = self.rows(k) if rows is None else rows
+        return self.net.replace(**{name: self.net.table(name).take(r) for name, r in rows.items()})
+
+
+def split(net: Network, bus_label: np.ndarray, which: np.ndarray | None = None) -> dict[int, Network]:
+    """One network per part label (those in ``which``, all by default), row order kept."""
+    parts_ = Split(net, bus_label)
+    wanted = np.unique(bus_label) if which is None else np.asarray(which, np.int64)
+    return {int(k): parts_.network(int(k)) for k in wanted.tolist() if k >= 0}
 
 
 def restrict(net: Network, keep_bus: np.ndarray) -> Network:

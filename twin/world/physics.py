@@ -76,9 +76,13 @@ class GridState:
     solves: int = field(default=0, init=False)
     changed_s: float = field(default=float("-inf"), init=False)  # when a switch last changed state
     _normal: object = field(default=None, init=False, repr=False)  # topology in the normal switch states
-    _thevenin: object = field(default=None, init=False, repr=False)  # short-circuit model, normal states
+    _thevenin: object = field(default=None, init=False, repr=False)  # short-circuit models by part, normal states
     _sp_bus: object = field(default=None, init=False, repr=False)  # bus row of each service point
     _ranges: object = field(default=None, init=False, repr=False)  # switches' depth-first ranges, normal tree
+    _cover: object = field(default=None, init=False, repr=False)  # open devices above each depth-first position
+    _by_position: object = field(default=None, init=False, repr=False)  # customers sorted by their bus's position
+    _outage_of: object = field(default=None, init=False, repr=False)  # per customer: its active outage, -1
+    _split: object = field(default=None, init=False, repr=False)  # the normal configuration's parts
     listeners: list = field(default_factory=list, init=False, repr=False)
     """Called as ``listener(now_s, lost, back)`` (service_point rows) on every change of who has
     power: the meters and the callers react to it."""
@@ -86,6 +90,7 @@ class GridState:
     def __post_init__(self) -> None:
         self.switch_open = np.array(self.net.switch["open"], dtype=bool)
         self.energised_customers = self._energised()
+        self._outage_of = np.full(len(self.energised_customers), -1, np.int64)
 
     # -- the network as it stands ----------------------------------------------------------------
 
@@ -94,10 +99,11 @@ class GridState:
         return self.net.replace(switch=self.net.switch.with_columns(open=self.switch_open.copy()))
 
     def _energised(self) -> np.ndarray:
-        """Who has power (bool per service_point row). While every device that is open now is
-        normally closed (the tree of the normal configuration still holds), from that tree: the
-        customers below each opened device are a range of its depth-first order, so a change costs
-        one pass over the buses; else from the topology of the present states."""
+        """Who has power (bool per service_point row), worked out for the whole network. While
+        every device that is open now is normally closed (the tree of the normal configuration
+        still holds), from that tree: the customers below each opened device are a range of its
+        depth-first order (kept as :meth:`_cover_now`, which :meth:`_energised_after` then updates
+        change by change); else from the topology of the present states."""
         from twin.grid.topology import build_topology
 
         sp = self.net.service_point
@@ -105,19 +111,52 @@ class GridState:
             return np.zeros(0, bool)
         normal_open = np.asarray(self.net.switch["normal_open"], bool)
         if (normal_open & ~self.switch_open).any():  # a normally open point closed: the tree has changed
+            self._cover = None
             net = self.network()
             return build_topology(net).energised[self._customer_bus()]
         topo = self.normal_topology()
-        rows, lo, hi = self._subtrees()
-        cut = (self.switch_open & ~normal_open)[rows]
-        cover = np.zeros(len(topo.order) + 1, np.int64)
-        np.add.at(cover, lo[cut], 1)
-        np.add.at(cover, hi[cut], -1)
-        dead = np.cumsum(cover)[:-1] > 0  # by depth-first position
+        self._cover = self._cover_now()
+        dead = self._cover > 0  # by depth-first position
         bus_live = topo.energised.copy()
         live_rows = np.flatnonzero(bus_live)
         bus_live[live_rows] = ~dead[topo.tin[live_rows]]
         return bus_live[self._customer_bus()]
+
+    def _cover_now(self) -> np.ndarray:
+        """Per depth-first position of the normal tree: how many open, normally closed devices
+        lie above it (0: it has power, where the tree is energised)."""
+        normal_open = np.asarray(self.net.switch["normal_open"], bool)
+        rows, lo, hi = self._subtrees()
+        cut = (self.switch_open & ~normal_open)[rows]
+        cover = np.zeros(len(self.normal_topology().order) + 1, np.int64)
+        np.add.at(cover, lo[cut], 1)
+        np.add.at(cover, hi[cut], -1)
+        return np.cumsum(cover)[:-1]
+
+    def _energised_after(self, row: int, opened: bool) -> np.ndarray:
+        """Who has power once switch ``row`` has opened (or closed), from who had it before: only
+        the customers of its depth-first ranges can change, so a change costs its section, not the
+        network (the whole network is worked out again where the tree of the normal
+        configuration does not hold)."""
+        normal_open = np.asarray(self.net.switch["normal_open"], bool)
+        if normal_open[row] or (normal_open & ~self.switch_open).any() or self._cover is None:
+            return self._energised()
+        if self._by_position is None:
+            topo = self.normal_topology()
+            bus = self._customer_bus()
+            position = np.where(topo.energised[bus], topo.tin[bus], -1)
+            order = np.argsort(position, kind="stable")
+            self._by_position = (order, position[order], position)
+        order, sorted_position, position = self._by_position
+        rows, lo, hi = self._subtrees()
+        after = self.energised_customers.copy()
+        for k in np.flatnonzero(rows == row):
+            a, b = int(lo[k]), int(hi[k])
+            self._cover[a:b] += 1 if opened else -1
+            first, end = np.searchsorted(sorted_position, [a, b])
+            inside = order[first:end]
+            after[inside] = self._cover[position[inside]] == 0
+        return after
 
     def _subtrees(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """For each switch of the normal tree, the depth-first ranges it feeds: (switch rows, first,
@@ -146,18 +185,35 @@ class GridState:
             self._normal = build_topology(self.net, normal=True)
         return self._normal
 
-    def fault_analysis(self):
-        """The short-circuit model of the normal configuration (made once): a fault's currents
-        are worked out on it. Devices opened elsewhere change a fault's current little; a fault
-        whose own section is dead carries none (see :meth:`protection_response`)."""
+    def fault_analysis(self, bus: str | None = None):
+        """The short-circuit model of the normal configuration (a
+        :class:`~twin.grid.shortcircuit.thevenin.Thevenin`) of the part of the network ``bus`` lies
+        in (each substation with its feeders: :mod:`twin.grid.subnetwork`), made when a fault there
+        first needs it; of the whole network without ``bus``. Devices opened elsewhere change a
+        fault's current little; a fault whose own section is dead carries none (see
+        :meth:`protection_response`)."""
         from twin.grid.powerflow import prepare
         from twin.grid.shortcircuit import thevenin
+        from twin.grid.subnetwork import Split, parts
 
+        normal_open = np.asarray(self.net.switch["normal_open"], bool)
         if self._thevenin is None:
-            prep = prepare(self.net.replace(switch=self.net.switch.with_columns(
-                open=np.asarray(self.net.switch["normal_open"], bool))))
-            self._thevenin = thevenin(prep, v_prefault=prep.solve_voltages()[0])
-        return self._thevenin
+            self._thevenin = {}
+        if bus is None:
+            net, key = self.net, -1
+        else:
+            if self._split is None:
+                self._split = Split(self.net, parts(self.net, normal_open))
+            key = int(self._split.bus_label[self.net.bus.position(bus)])
+            net = None
+        if key not in self._thevenin:
+            if net is None:
+                rows = self._split.rows(key)
+                net = self._split.network(key, rows)
+                normal_open = normal_open[rows["switch"]]
+            prep = prepare(net.replace(switch=net.switch.with_columns(open=normal_open)))
+            self._thevenin[key] = thevenin(prep, v_prefault=prep.solve_voltages()[0])
+        return self._thevenin[key]
 
     # -- changes ---------------------------------------------------------------------------------
 
@@ -169,27 +225,30 @@ class GridState:
             return
         self.switch_open[row] = open_
         self.changed_s = now_s
-        self._energisation_changed(now_s, device, why, line)
+        self._energisation_changed(now_s, device, why, line, self._energised_after(row, open_))
 
-    def _energisation_changed(self, now_s: float, device: str, why: str, line: str) -> None:
-        before, after = self.energised_customers, self._energised()
+    def _energisation_changed(self, now_s: float, device: str, why: str, line: str, after: np.ndarray) -> None:
+        before = self.energised_customers
         lost, back = np.flatnonzero(before & ~after), np.flatnonzero(~before & after)
         self.energised_customers = after
         for listener in self.listeners:
             listener(now_s, lost, back)
         if len(lost):
+            self._outage_of[lost] = len(self.outages)
             self.outages.append(Outage(device=device, line=line, start_s=now_s, customers=lost, remaining=lost,
                                        isolated_by=device))
             self.events.publish(now_s, EventKind.outage, device=device, customers=int(len(lost)), why=why)
         if len(back):
-            for o in self.outages:
-                if not np.isnan(o.restored_s):
+            for k in np.unique(self._outage_of[back]).tolist():  # each customer out is in one active outage
+                if k < 0:
                     continue
+                o = self.outages[k]
                 o.remaining = np.setdiff1d(o.remaining, back, assume_unique=True)
                 if not len(o.remaining):
                     o.restored_s = now_s
                 else:
                     o.isolated_by = self._isolating(int(o.remaining[0]))
+            self._outage_of[back] = -1
             self.events.publish(now_s, EventKind.restore, device=device, customers=int(len(back)), why=why)
 
     def _isolating(self, customer: int) -> str:
@@ -252,7 +311,7 @@ class GridState:
         topo = build_topology(net) if exact else self.normal_topology()
         try:
             result = fault_at(net, bus, kind, topology=topo) if exact else \
-                fault_at(None, bus, kind, thevenin=self.fault_analysis(), topology=topo)
+                fault_at(None, bus, kind, thevenin=self.fault_analysis(bus), topology=topo)
         except ModelError:
             return None
         amps = result.devices.groupby("device")["i_a"].max()

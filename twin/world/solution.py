@@ -156,7 +156,7 @@ class PartSolver:
 
     def _layout_for(self, switch_open: np.ndarray) -> list[_Part]:
         """The parts for the present states of the normally open points (made once per layout)."""
-        from twin.grid.subnetwork import parts, row_parts, split
+        from twin.grid.subnetwork import Split, parts
 
         apart = self._normal_open & np.asarray(switch_open, bool)  # open ties keep parts apart
         key = apart.tobytes()
@@ -165,22 +165,14 @@ class PartSolver:
         label = parts(self.net, apart)
         order = np.argsort(label, kind="stable")
         bounds = np.searchsorted(label[order], np.arange(label.max() + 2))
-        wanted, layout = [], []
-        for k in range(len(bounds) - 1):
-            rows = order[bounds[k]:bounds[k + 1]]
-            wanted.append((k, rows.tobytes()))
-        missing = [k for k, b in wanted if b not in self._parts]
+        wanted = [(k, order[bounds[k]:bounds[k + 1]].tobytes()) for k in range(len(bounds) - 1)]
+        missing = [(k, b) for k, b in wanted if b not in self._parts]
         if missing:
-            labels = row_parts(self.net, label)
-            nets = split(self.net, label, np.array(missing), labels=labels)
-            for k in missing:
-                rows = {name: np.flatnonzero(lab == k) for name, lab in labels.items()
-                        if not (len(lab) and (lab < -1).all())}
-                self._parts[dict(wanted)[k]] = _Part(nets[k], rows)
-        for _, b in wanted:
-            part = self._parts[b]
-            if len(part.net.source):  # a part without a source is dead
-                layout.append(part)
+            split = Split(self.net, label)
+            for k, b in missing:
+                rows = split.rows(k)
+                self._parts[b] = _Part(split.network(k, rows), rows)
+        layout = [self._parts[b] for _, b in wanted if len(self._parts[b].net.source)]  # no source: dead
         self._layout = (key, layout)
         return layout
 
