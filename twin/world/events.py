@@ -36,10 +36,18 @@ class EventKind(str, enum.Enum):
     restore = "restore"  # customers regain power
     solve = "solve"  # the power flow re-solved the energised network
     switch = "switch"  # a switch was operated (by SCADA, a crew or a script)
+    tap = "tap"  # a regulator's tap changer moved one step (by its controller or SCADA)
+    capacitor = "capacitor"  # a capacitor bank was switched in or out (by its controller or SCADA)
+    control_mode = "control_mode"  # a regulator's or capacitor bank's controller was set to auto or manual
     crew = "crew"  # a crew is dispatched, arrives, finds the fault, repairs it, is free
+    fci = "fci"  # a fault circuit indicator flagged (fault current passed it) or reset
     last_gasp = "last_gasp"  # a meter's last gasp reached the AMI head-end
     power_restore = "power_restore"  # a meter's power-restore message reached the head-end
+    low_voltage = "low_voltage"  # a meter's low-voltage (brown-out) exception reached the head-end
+    voltage_normal = "voltage_normal"  # a meter's voltage-normal message (brown-out over) reached the head-end
+    interval_reads = "interval_reads"  # the head-end began a cycle reading the meters' interval data
     call = "call"  # a customer called the trouble line
+    comms = "comms"  # a communication site (cellular, AMI collector) went down or came back
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,7 @@ class WorldSummary:
     restores: int
     calls: int
     repairs: int
+    comms_failures: int
     solves: int
     events: int
     wall_s: float
@@ -51,7 +52,8 @@ class WorldSummary:
         return (f"{self.hours:g} h of {self.storm or 'blue sky'}: {self.faults} faults ({self.permanent_faults} "
                 f"permanent); {self.customers_interrupted:,} of {self.customers:,} customers interrupted, "
                 f"{self.customer_minutes:,.0f} customer-minutes; {self.last_gasps:,} last gasps, {self.restores:,} "
-                f"power restores, {self.calls:,} calls; {self.repairs} repairs; {self.solves} power-flow solves; "
+                f"power restores, {self.calls:,} calls; {self.repairs} repairs; {self.comms_failures} communication "
+                f"sites down; {self.solves} power-flow solves; "
                 f"{self.events:,} events in {self.wall_s:.1f} s wall ({ratio:,.0f}x real time)")
 
 
@@ -59,6 +61,8 @@ def run_world(net: Network, *, hours: float = 24.0, storm: str | None = None, se
               start: datetime = DEFAULT_START, events_path: str | Path | None = None) -> tuple[World, WorldSummary]:
     """Run the world alone for ``hours`` under ``storm`` (a built-in storm's name, None: blue sky)."""
     from twin.callers.calls import Callers
+    from twin.field_devices.devices import FieldDevices
+    from twin.world.comms import CommsSites
     from twin.meters.fleet import MeterFleet
     from twin.world.crews import Crews
     from twin.world.loads import LoadModel
@@ -70,7 +74,8 @@ def run_world(net: Network, *, hours: float = 24.0, storm: str | None = None, se
     writer = JsonLines(events_path) if events_path is not None else None
     if writer is not None:
         world.events.subscribe(writer)
-    MeterFleet(world)
+    fleet = MeterFleet(world)
+    devices = FieldDevices(world)
     callers = Callers(world)
     world.events.subscribe(lambda e: callers.report_wires_down(e.data["line"], e.time_s)
                            if e.kind == EventKind.fault and e.data.get("wire_down") else None)
@@ -78,6 +83,7 @@ def run_world(net: Network, *, hours: float = 24.0, storm: str | None = None, se
     LoadModel(world)
     end_s = float(hours) * 3600.0
     weather = builtin_storm(storm, territory_bounds(net), start_s=0.0) if storm else None
+    CommsSites(world, devices=devices, fleet=fleet, storm=weather)
     exposure = segment_exposure(net, world.streams("exposure"))
     table = sample_faults(exposure, weather, 0.0, end_s, world.streams("faults"))
     lines = net.line.ids
@@ -112,4 +118,5 @@ def _summary(world: World, hours: float, storm: str, table, wall_s: float) -> Wo
         momentary_events=momentary, last_gasps=kinds.count("last_gasp"), restores=kinds.count("power_restore"),
         calls=kinds.count("call"), repairs=sum(1 for e in events if e.kind == EventKind.crew
                                                and e.data.get("action") == "repaired"),
+        comms_failures=sum(1 for e in events if e.kind == EventKind.comms and not e.data["up"]),
         solves=grid.solves, events=len(events), wall_s=wall_s)
