@@ -1,4 +1,4 @@
-"""Loads over the day: class profiles, the season, and cold-load pickup after long outages.
+"""Loads over the day: class profiles, the season, the weather, and cold-load pickup after long outages.
 
 The model's loads are the peak the planning engineer entered. In the world each load draws its
 peak times its class's share of the peak at that hour (:data:`PROFILES`: residential mornings
@@ -6,7 +6,9 @@ and evenings, commercial business hours, industrial shifts), times a seasonal fa
 peak, a winter shoulder, by day of the year), times its *cold-load pickup* factor: after an
 outage longer than :attr:`LoadParameters.clpu_after_s` a load comes back at
 :attr:`LoadParameters.clpu_peak` times its normal draw (thermostats all calling at once),
-decaying to normal with :attr:`LoadParameters.clpu_decay_s`. A load's class is the class most of
+decaying to normal with :attr:`LoadParameters.clpu_decay_s`. With a temperature
+(:mod:`twin.world.temperature`) the profile, which is the draw in normal weather, moves with the
+heating and cooling the day's departure from normal brings (a heat wave up, a storm's cool air down). A load's class is the class most of
 its customers have (residential where it has none). Every :attr:`LoadParameters.step_s` the load
 level steps and the world re-solves. The figures are representative, not a utility's own.
 
@@ -65,10 +67,12 @@ def seasonal(day_of_year: int, params: LoadParameters) -> float:
 
 
 class LoadModel:
-    """Each load's draw over time in a world (a scale on its peak): attach with ``LoadModel(world)``."""
+    """Each load's draw over time in a world (a scale on its peak): attach with ``LoadModel(world)``;
+    with a :class:`~twin.world.temperature.Temperature`, the weather moves it from the normal
+    weather's draw."""
 
-    def __init__(self, world, params: LoadParameters = LoadParameters()) -> None:
-        self.world, self.params = world, params
+    def __init__(self, world, params: LoadParameters = LoadParameters(), *, temperature=None) -> None:
+        self.world, self.params, self.temperature = world, params, temperature
         net = world.grid.net
         load, sp = net.load, net.service_point
         self.classes = np.full(len(load), int(CustomerClass.residential), np.int64)
@@ -89,6 +93,11 @@ class LoadModel:
         """Each load's draw over its peak at simulated time ``t_s``."""
         cal, p = self.world.calendar, self.params
         base = profile_share(self.classes, cal.hour(t_s), p) * seasonal(cal.day_of_year(t_s), p)
+        if self.temperature is not None:
+            from twin.world.temperature import weather_factor
+
+            t = self.temperature
+            base = base * weather_factor(self.classes, np.asarray(t.at(t_s)), np.asarray(t.normal(t_s)), t.params)
         since = t_s - self.back_at
         pickup = np.where(np.isnan(since), 1.0, 1.0 + (p.clpu_peak - 1.0) * np.exp(-np.nan_to_num(since) / p.clpu_decay_s))
         return base * pickup

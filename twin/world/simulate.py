@@ -66,6 +66,7 @@ def run_world(net: Network, *, hours: float = 24.0, storm: str | None = None, se
     from twin.meters.fleet import MeterFleet
     from twin.world.crews import Crews
     from twin.world.loads import LoadModel
+    from twin.world.temperature import Temperature
     from twin.world.exposure import segment_exposure
     from twin.world.faults import FaultCause, sample_faults
     from twin.world.weather import builtin_storm, territory_bounds
@@ -80,10 +81,19 @@ def run_world(net: Network, *, hours: float = 24.0, storm: str | None = None, se
     world.events.subscribe(lambda e: callers.report_wires_down(e.data["line"], e.time_s)
                            if e.kind == EventKind.fault and e.data.get("wire_down") else None)
     Crews(world)
-    LoadModel(world)
+    try:
+        bounds = territory_bounds(net)
+    except ValueError:  # no coordinates: no storm can be placed, nor the communication sites
+        if storm:
+            raise
+        bounds = None
+    weather = builtin_storm(storm, bounds, start_s=0.0) if storm else None
+    centre = (0.0, 0.0) if bounds is None else ((bounds[0] + bounds[2]) / 2.0, (bounds[1] + bounds[3]) / 2.0)
+    LoadModel(world, temperature=Temperature(world.calendar, world.streams("temperature"), storm=weather,
+                                             centre_xy=centre, days=int(hours // 24) + 2))
     end_s = float(hours) * 3600.0
-    weather = builtin_storm(storm, territory_bounds(net), start_s=0.0) if storm else None
-    CommsSites(world, devices=devices, fleet=fleet, storm=weather)
+    if bounds is not None:
+        CommsSites(world, devices=devices, fleet=fleet, storm=weather)
     exposure = segment_exposure(net, world.streams("exposure"))
     table = sample_faults(exposure, weather, 0.0, end_s, world.streams("faults"))
     lines = net.line.ids
