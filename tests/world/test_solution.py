@@ -71,3 +71,15 @@ def test_a_closed_tie_joins_two_substations(net):
     whole = _whole(net, open_)
     mine = r.voltages.set_index(["bus", "phase"])["v_pu"]
     assert np.abs(mine - whole.reindex(mine.index)).max() < 1e-7
+
+
+def test_terminal_flows_match_the_branch_table(net):
+    r = PartSolver(net).solve(np.asarray(net.switch["open"], bool))
+    amps, va = r.terminal_flows("transformer")
+    b = r.branches
+    first = b[(b["element"].str.startswith("transformer.")) & (b["terminal"] == 1)]
+    by = first.groupby("element").agg(i=("i_amps", "max"), p=("p_kw", "sum"), q=("q_kvar", "sum"))
+    rows = net.transformer.index([e.partition(".")[2] for e in by.index])
+    assert np.allclose(amps[rows], by["i"].to_numpy(), rtol=1e-9)
+    assert np.allclose(va[rows], np.hypot(by["p"], by["q"]).to_numpy() * 1e3, rtol=1e-6)
+    assert np.isfinite(amps).all() and (amps[rows] > 0).all()

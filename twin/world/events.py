@@ -41,12 +41,14 @@ class EventKind(str, enum.Enum):
     control_mode = "control_mode"  # a regulator's or capacitor bank's controller was set to auto or manual
     crew = "crew"  # a crew is dispatched, arrives, finds the fault, repairs it, is free
     fci = "fci"  # a fault circuit indicator flagged (fault current passed it) or reset
+    shift = "shift"  # a crew goes on duty, is called out, or goes home at its duty's end
     last_gasp = "last_gasp"  # a meter's last gasp reached the AMI head-end
     power_restore = "power_restore"  # a meter's power-restore message reached the head-end
     low_voltage = "low_voltage"  # a meter's low-voltage (brown-out) exception reached the head-end
     voltage_normal = "voltage_normal"  # a meter's voltage-normal message (brown-out over) reached the head-end
     interval_reads = "interval_reads"  # the head-end began a cycle reading the meters' interval data
     call = "call"  # a customer called the trouble line
+    overload = "overload"  # overloaded equipment failed (a transformer) or a fuse melted under load
     comms = "comms"  # a communication site (cellular, AMI collector) went down or came back
 
 

@@ -37,12 +37,41 @@ class PartSolution:
     node voltages (complex V) and totals (kW, kvar)."""
 
     bus: np.ndarray  # rows of the part's buses in the whole network
+    rows: dict  # per table: the part's rows in the whole network's table
     prep: object  # a PreparedNetwork
     v: np.ndarray
     iterations: int
     mismatch: float
     sums: dict
     load_scale: float | np.ndarray
+
+    @cached_property
+    def _flows(self) -> dict:
+        return {}
+
+    def terminal_flows(self, table: str, terminal: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Flows into the part's elements of ``table`` at ``terminal`` (0-based: a line's or
+        switch's from end, a transformer's first winding): the whole network's rows, the largest
+        phase current (A) and the apparent power summed over the phases (VA); dead elements 0."""
+        key = (table, terminal)
+        if key not in self._flows:
+            prep, f = self.prep, self.prep.flows
+            global_rows = self.rows[table]
+            amps, power = np.zeros(len(global_rows)), np.zeros(len(global_rows), complex)
+            ends = np.flatnonzero((f.table == table) & (f.terminal == terminal) & (f.node >= 0)
+                                  & (f.node < prep.nodes.n))
+            if len(ends):
+                i_end = prep.flow_matrix[ends] @ self.v
+                # ends on one node add up (a delta winding's two ends meet on each phase)
+                key_ = f.element[ends].astype(np.int64) * (prep.n + 1) + f.node[ends]
+                keys, at = np.unique(key_, return_inverse=True)
+                i_node = np.zeros(len(keys), complex)
+                np.add.at(i_node, at, i_end)
+                element, node = keys // (prep.n + 1), keys % (prep.n + 1)
+                np.maximum.at(amps, element, np.abs(i_node))
+                np.add.at(power, element, self.v[node] * np.conj(i_node))
+            self._flows[key] = (global_rows, amps, np.abs(power))
+        return self._flows[key]
 
     @cached_property
     def result(self):
@@ -123,6 +152,17 @@ class Solution:
             base = np.where(is_split(bus["phases"]), bus["v_nom_v"] / 2.0, bus["v_nom_v"] / SQRT3)
             self._extra["v_pu"] = np.abs(self.bus_v()) / base[:, None]
         return self._extra["v_pu"]
+
+    def terminal_flows(self, table: str, terminal: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """Per row of the whole network's ``table``: the largest phase current (A) and the
+        apparent power over the phases (VA) flowing in at ``terminal`` (0-based); 0 for a dead
+        element, NaN for one in no solved part (an open tie, a part without a source)."""
+        n = len(self.net.table(table))
+        amps, va = np.full(n, np.nan), np.full(n, np.nan)
+        for p in self.parts:
+            rows, a, s = p.terminal_flows(table, terminal)
+            amps[rows], va[rows] = a, s
+        return amps, va
 
     @cached_property
     def voltages(self) -> pd.DataFrame:
@@ -219,7 +259,7 @@ class PartSolver:
                 continue
             self.solved += 1
             part.scale = scale_key
-            part.solution = PartSolution(bus=r["bus"], prep=part.prep, v=v, iterations=iterations, mismatch=mismatch,
+            part.solution = PartSolution(bus=r["bus"], rows=r, prep=part.prep, v=v, iterations=iterations, mismatch=mismatch,
                                          sums=summarise(part.prep, v, load_scale=part_scale), load_scale=part_scale)
             out.append(part.solution)
         return Solution(net, tuple(out), tuple(failed))
