@@ -23,6 +23,14 @@ RF-mesh AMI system, not measurements of one):
   processes whose value is the answer. Only an energised, reachable meter can answer (a meter
   without power has no radio): no answer within ``ping_timeout_s`` means out, unreachable or lost,
   the ambiguity the IDMS has to live with.
+* **Brown-outs**: a meter below ``low_voltage_pu`` (0.917 pu, 110 V: ANSI C84.1 range B) for
+  ``low_voltage_persist_s`` (300 s) while it has power sends a *low voltage* exception, and
+  *voltage normal* once back above the threshold plus ``low_voltage_hysteresis_pu``, through the
+  same mesh and queue (:mod:`twin.meters.voltage_alarms`; evaluated after every solve).
+* **Interval data**: every meter records ``interval_s`` (15-minute) kWh and mean voltage
+  (:attr:`MeterFleet.intervals`, :mod:`twin.meters.intervals`); the head-end collects them late, in
+  cycles, into the meter data management store (:attr:`MeterFleet.mdm`, :mod:`twin.meters.mdm`),
+  whose ``load_profile(rows, t0_s, t1_s)`` is the IDMS's view.
 
 The head-end (:class:`HeadEnd`) takes ``headend_rate_per_s`` messages a second (50), first come
 first served in order of arrival, so a burst of 10,000 last gasps is delivered over more than three
@@ -30,11 +38,13 @@ minutes. Its schedule is computed for the whole queue at once: with arrivals ``a
 service time ``s``, the k-th departure is ``d_k = s (k + 1) + max(free, max_{j<=k} (a_j - s j))``
 (``free``: when the server finished its last message), the closed form of
 ``d_k = max(a_k, d_{k-1}) + s``; a new burst, or messages cancelled, re-derive it. Each message
-delivered is published at its delivery time (``last_gasp`` or ``power_restore``, with the meter id,
+delivered is published at its delivery time (``last_gasp``, ``power_restore``, ``low_voltage`` or
+``voltage_normal``, with the meter id,
 the ``service_point`` row and ``at_s``, the meter's own time stamp of the loss or the return of
 power) and kept in :meth:`MeterFleet.received` for the IDMS.
 
-Every draw comes from ``world.streams("meters")``: the same seed gives the same messages.
+Every draw comes from ``world.streams("meters")`` (the exceptions' from ``"meter_alarms"``, the
+collection's from ``"mdm"``): the same seed gives the same messages.
 
 >>> from twin.world.environment import World
 >>> from twin.world.territory import generate_territory
@@ -56,15 +66,18 @@ from typing import Any
 import numpy as np
 import simpy
 
-from twin.world.events import EventKind
+from twin.meters.intervals import IntervalRecorder
+from twin.meters.mdm import MdmParameters, MeterDataManagement
+from twin.meters.voltage_alarms import LowVoltageWatch
+from twin.world.events import Event, EventKind
 
 __all__ = ["HeadEnd", "MeterFleet", "MeterParameters", "PingResult", "Received", "VoltageRead"]
 
 
-LAST_GASP, POWER_RESTORE = 0, 1
+LAST_GASP, POWER_RESTORE, LOW_VOLTAGE, VOLTAGE_NORMAL = 0, 1, 2, 3
 """Codes of the messages the head-end receives (``Received.kind``)."""
 
-_KINDS = (EventKind.last_gasp, EventKind.power_restore)
+_KINDS = (EventKind.last_gasp, EventKind.power_restore, EventKind.low_voltage, EventKind.voltage_normal)
 
 
 @dataclass(frozen=True)
@@ -85,6 +98,12 @@ class MeterParameters:
     ping_median_s: float = 10.0  # round trip of a ping or a read: lognormal
     ping_sigma: float = 0.6
     ping_timeout_s: float = 60.0  # the head-end gives up waiting for an answer
+    p_exception: float = 0.98  # a low-voltage or voltage-normal exception reaches the mesh
+    low_voltage_pu: float = 0.917  # brown-out threshold: 110 V on 120 V, ANSI C84.1 range B at the service
+    low_voltage_hysteresis_pu: float = 0.008  # back to normal at the threshold plus this (about 1 V)
+    low_voltage_persist_s: float = 300.0  # below the threshold this long, with power, raises the alarm
+    interval_s: float = 900.0  # interval data: kWh and voltage per calendar quarter hour (divides an hour)
+    keep_days: int = 1  # the meters' memory: days kept before the newest (see twin.meters.intervals)
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -99,12 +118,16 @@ class MeterParameters:
                 raise ValueError(f"MeterParameters.{f.name} = {value}: more than 0")
         if self.mesh_delay_min_s > self.mesh_delay_max_s or self.restore_holdoff_min_s > self.restore_holdoff_max_s:
             raise ValueError("MeterParameters: each *_min_s must be at most its *_max_s")
+        if not (3600.0 / self.interval_s).is_integer():
+            raise ValueError(f"MeterParameters.interval_s = {self.interval_s}: it must divide an hour "
+                             "(300, 900, 1800, 3600 s)")
 
 
 @dataclass(frozen=True)
 class Received:
     """The messages the head-end received, in order of delivery: ``time_s`` delivered, ``arrival_s``
-    when it reached the head-end's queue, ``kind`` (0 last gasp, 1 power restore),
+    when it reached the head-end's queue, ``kind`` (0 last gasp, 1 power restore, 2 low voltage,
+    3 voltage normal),
     ``service_point`` row, ``meter`` id, ``at_s`` the meter's time stamp of the event."""
 
     time_s: np.ndarray
@@ -115,7 +138,8 @@ class Received:
     at_s: np.ndarray
 
     def of(self, kind: int) -> np.ndarray:
-        """Service point rows of the messages of one kind (``LAST_GASP`` or ``POWER_RESTORE``)."""
+        """Service point rows of the messages of one kind (``LAST_GASP``, ``POWER_RESTORE``,
+        ``LOW_VOLTAGE`` or ``VOLTAGE_NORMAL``)."""
         return self.service_point[self.kind == kind]
 
 
@@ -235,9 +259,11 @@ class HeadEnd:
 
 class MeterFleet:
     """Every customer's AMI meter, as arrays, and the head-end (see the module docstring); attaches
-    itself to ``world.grid.listeners``."""
+    itself to ``world.grid.listeners`` and to the world's ``solve`` events. ``mdm``: how the
+    head-end collects the interval data."""
 
-    def __init__(self, world: Any, *, params: MeterParameters = MeterParameters()) -> None:
+    def __init__(self, world: Any, *, params: MeterParameters = MeterParameters(),
+                 mdm: MdmParameters = MdmParameters()) -> None:
         self.world = world
         self.params = params
         net = world.grid.net
@@ -247,13 +273,22 @@ class MeterFleet:
         self.reachable = np.ones(n, dtype=bool)
         self.out_since = np.where(world.grid.energised_customers, np.nan, world.now)  # NaN: has power
         self.momentary = np.zeros(n, dtype=np.int32)  # interruptions shorter than the qualification
-        self.sent = np.zeros(2, dtype=np.int64)  # messages that reached the mesh, by kind
+        self.sent = np.zeros(len(_KINDS), dtype=np.int64)  # messages that reached the mesh, by kind
         self._rng = world.streams("meters")
         self._received: list[tuple[float, float, int, int, float]] = []
         self._v_key: object = None  # the power-flow result _v_pu was taken from
         self._v_pu = np.zeros(0)
+        self._sp_bus: np.ndarray | None = None  # bus row of each meter, made once
         self.headend = HeadEnd(world.env, params.headend_rate_per_s, self._delivered)
         world.grid.listeners.append(self.power_changed)
+        self.intervals = IntervalRecorder(world, self._voltages, interval_s=params.interval_s,
+                                          keep_days=params.keep_days)
+        self.mdm = MeterDataManagement(world, self.intervals, self.reachable, params=mdm)
+        self.low_voltage = LowVoltageWatch(n, threshold_pu=params.low_voltage_pu,
+                                           hysteresis_pu=params.low_voltage_hysteresis_pu)
+        self._alarm_rng = world.streams("meter_alarms")
+        self._solving = False
+        world.events.subscribe(self._on_event)
 
     # -- the grid's truth changed ----------------------------------------------------------------
 
@@ -273,21 +308,52 @@ class MeterFleet:
             head.cancel(lost, kind=POWER_RESTORE, sent_after_s=now_s)
             self.out_since[lost] = now_s
             self._send(now_s, lost, LAST_GASP, np.full(len(lost), now_s + p.qualify_s), p.p_last_gasp)
+            self.low_voltage.power_lost(lost)
+            self.mdm.cancel_reads(lost, now_s)
 
-    def _send(self, now_s: float, rows: np.ndarray, kind: int, send_s: np.ndarray, p_reach: float) -> None:
-        """Messages from ``rows`` at ``send_s``: those that reach the mesh queue at the head-end."""
+    def _on_event(self, event: Event) -> None:
+        """After each solve: the meters' voltages change (interval registers, brown-out watch)."""
+        if event.kind != EventKind.solve or self._solving:
+            return
+        self._solving = True  # reading the voltages must not answer a solve it causes
+        try:
+            v = self._voltages()
+        finally:
+            self._solving = False
+        now = event.time_s
+        self.intervals.voltages_solved(now, v)
+        start = self.low_voltage.solved(now, v, self.world.grid.energised_customers)
+        normal = self.low_voltage.normal
+        self._send(now, normal, VOLTAGE_NORMAL, np.full(len(normal), now), self.params.p_exception,
+                   rng=self._alarm_rng)
+        if len(start):
+            self.world.env.process(self.low_voltage_persists(now))
+
+    def low_voltage_persists(self, since_s: float):
+        """The meters low since ``since_s`` and still low ``low_voltage_persist_s`` later raise the alarm."""
+        yield self.world.env.timeout(self.params.low_voltage_persist_s)
+        now = self.world.now
+        rows = self.low_voltage.raise_due(since_s)
+        self._send(now, rows, LOW_VOLTAGE, np.full(len(rows), now), self.params.p_exception, rng=self._alarm_rng)
+
+    def _send(self, now_s: float, rows: np.ndarray, kind: int, send_s: np.ndarray, p_reach: float,
+              rng: np.random.Generator | None = None) -> None:
+        """Messages from ``rows`` at ``send_s``: those that reach the mesh queue at the head-end
+        (draws from ``rng``, the meters' stream by default)."""
         n = len(rows)
         if not n:
             return
-        reach = self._rng.random(n) < p_reach
-        delay = self._mesh_delay(n)
+        rng = self._rng if rng is None else rng
+        reach = rng.random(n) < p_reach
+        delay = self._mesh_delay(n, rng)
         ok = reach & self.reachable[rows]
         self.sent[kind] += int(np.count_nonzero(ok))
         self.headend.add(send_s[ok], send_s[ok] + delay[ok], rows[ok], kind, now_s)
 
-    def _mesh_delay(self, n: int) -> np.ndarray:
+    def _mesh_delay(self, n: int, rng: np.random.Generator | None = None) -> np.ndarray:
         p = self.params
-        d = p.mesh_delay_median_s * np.exp(p.mesh_delay_sigma * self._rng.standard_normal(n))
+        rng = self._rng if rng is None else rng
+        d = p.mesh_delay_median_s * np.exp(p.mesh_delay_sigma * rng.standard_normal(n))
         return np.clip(d, p.mesh_delay_min_s, p.mesh_delay_max_s)
 
     def _delivered(self, kind: int, row: int, at_s: float, arrival_s: float) -> None:
@@ -299,11 +365,13 @@ class MeterFleet:
 
     def set_comms(self, rows: np.ndarray, up: bool) -> None:
         """Meters reachable again (``up``) or not: an unreachable meter's messages are lost, those
-        still crossing the mesh too."""
+        still crossing the mesh too, and its interval reads (the next collection cycle after it is
+        reachable again backfills them)."""
         rows = np.asarray(rows, dtype=np.int64)
         self.reachable[rows] = bool(up)
         if not up:
             self.headend.cancel(rows, arriving_after_s=self.world.now)
+            self.mdm.cancel_reads(rows, self.world.now)
 
     def received(self) -> Received:
         """Every message the head-end has received so far, as arrays (see :class:`Received`)."""
@@ -348,8 +416,13 @@ class MeterFleet:
         if r is None:
             return np.full(len(self.meter), np.nan)
         if r is not self._v_key:
-            by_bus = r.voltages.groupby("bus", sort=False)["v_pu"].mean()
-            bus_v = by_bus.reindex(grid.net.bus.ids).to_numpy(dtype=float)
-            self._v_pu = bus_v[grid.net.bus.index(grid.net.service_point["bus"])]
+            if hasattr(r, "bus_v_pu"):  # in bulk (NaN: a phase the bus lacks), no voltage table made every solve
+                bus_v = np.nanmean(r.bus_v_pu(), axis=1)
+            else:
+                by_bus = r.voltages.groupby("bus", sort=False)["v_pu"].mean()
+                bus_v = by_bus.reindex(grid.net.bus.ids).to_numpy(dtype=float)
+            if self._sp_bus is None:
+                self._sp_bus = grid.net.bus.index(grid.net.service_point["bus"])
+            self._v_pu = bus_v[self._sp_bus]
             self._v_key = r
         return self._v_pu
