@@ -1,6 +1,9 @@
 """Virtual field devices on the fused-lateral territory: status that follows the grid's truth after
 faults, a recloser's lockout and its reset by a SCADA close, analogs from the last power flow,
-refused controls, communications that fail and come back, and a SCADA trip that puts customers out."""
+refused controls, communications that fail and come back, and a SCADA trip that puts customers out;
+regulators and capacitor banks: their live taps, states, control voltages and modes, a SCADA raise
+that the controller in auto takes back after its delay (and in manual does not), the end of the tap
+range, a bank's discharge time, and the IEEE 13 feeder's line-drop compensated regulators."""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ import math
 import numpy as np
 import pytest
 
+from tests.grid.feeders import FEEDERS_DIR, MASTERS, needs_feeders
 from tests.world.lateral import fused_lateral
 from twin.field_devices.devices import ControlRefused, FieldDevices, Point, Quality, Refusal
 from twin.world.environment import World
@@ -88,7 +92,7 @@ def test_analogs_are_nan_before_any_solve_and_the_feeders_load_after():
     assert all(math.isnan(a) for a in before.value) and math.isnan(before.time_s)
     assert before.quality == Quality.stale
     world.env.process(world.resolve())
-    world.run_to(120.0)
+    world.run_to(80.0)  # the solve at 60 s, before the LTC's first step (its 30 s timer) makes the analogs stale
     solved = world.events.of(EventKind.solve)[-1]
     current = devices.point(BREAKER, "i_amps")
     assert current.quality == Quality.good and current.time_s == solved.time_s
@@ -178,3 +182,134 @@ def test_a_scada_close_into_a_standing_fault_trips_again():
     after = [e.data["action"] for e in world.events.of(EventKind.protection) if e.time_s >= 600.0]
     assert after and after[-1] == "lockout" and _value(devices, recloser, "lockout") is True
     assert world.grid.switch_open[world.grid.net.switch.position(recloser)]
+
+
+# -- regulators and capacitor banks --------------------------------------------------------------
+
+LTC = "S01-TR1"  # the substation transformer's tap changer
+BANK = "S01-F1-C2"  # the switched bank, a voltage control
+FIXED = "S01-F1-C1"
+
+
+def _settled(seed: int = 1) -> tuple[World, FieldDevices]:
+    """The scene with the LTC settled at peak load (tap 2 by 240 s)."""
+    world, devices, *_ = _scene(seed)
+    world.request_resolve()
+    world.run_to(300.0)
+    return world, devices
+
+
+def test_regulator_and_bank_points_come_from_the_live_taps_and_states_and_the_controller():
+    world, devices = _settled()
+    assert {p.name for p in devices.points_of(LTC)} == {"status", "mode", "i_amps", "v_volts", "p_kw", "q_kvar",
+                                                        "v_control_volts", "remote"}
+    assert {p.name for p in devices.points_of(BANK)} == {"status", "mode", "v_volts", "q_kvar", "remote"}
+    assert "mode" not in {p.name for p in devices.points_of(FIXED)}  # a fixed bank has no controller
+    status, v_c = devices.point(LTC, "status"), devices.point(LTC, "v_control_volts")
+    assert status.value == 2 == devices.controls.tap_position(0) and _value(devices, LTC, "mode") == "auto"
+    assert v_c.value == devices.controls.v_control_v[0] and 123.0 <= v_c.value <= 125.0
+    assert v_c.quality == Quality.good and v_c.time_s == world.events.of(EventKind.solve)[-1].time_s == 240.0
+    assert devices.controls is world.controls  # the field devices attached the world's controllers
+    c = world.grid.net.capacitor.position(BANK)
+    world.grid.cap_closed[c] = False  # the truth, whoever changed it
+    assert _value(devices, BANK, "status") == "open"
+
+
+def test_a_scada_raise_is_taken_back_by_the_controller_in_auto_after_its_delay():
+    world, devices = _settled()
+    for _ in range(3):
+        devices.operate(LTC, "raise")  # 125.5 V: out of the band (124 +- 1 V)
+    assert _value(devices, LTC, "status") == 5
+    assert devices.point(LTC, "v_control_volts").quality == Quality.stale  # awaiting the re-solve
+    world.run_to(1800.0)
+    taps = [(e.time_s, e.data["action"], e.data["tap"], e.data["by"]) for e in world.events.of(EventKind.tap)]
+    assert taps[2:] == [(300.0, "raise", 3, "scada"), (300.0, "raise", 4, "scada"), (300.0, "raise", 5, "scada"),
+                        (390.0, "lower", 4, "control")]  # the re-solve at 360 s, its 30 s delay
+    assert _value(devices, LTC, "status") == 4
+
+
+def test_in_manual_the_controller_leaves_a_scada_raise_alone():
+    world, devices = _settled()
+    devices.operate(LTC, "manual")
+    assert _value(devices, LTC, "mode") == "manual"
+    for _ in range(3):
+        devices.operate(LTC, "raise")
+    world.run_to(1800.0)
+    assert [e.data["by"] for e in world.events.of(EventKind.tap)][2:] == ["scada"] * 3
+    assert _value(devices, LTC, "status") == 5 and devices.point(LTC, "v_control_volts").value > 125.0
+    mode = world.events.of(EventKind.control_mode)
+    assert [(e.time_s, e.data) for e in mode] == [(300.0, {"device": LTC, "mode": "manual", "by": "scada"})]
+    devices.operate(LTC, "lower")
+    assert _value(devices, LTC, "status") == 4
+
+
+def test_a_regulator_at_the_end_of_its_range_refuses_to_go_further():
+    world, devices = _settled()
+    devices.operate(LTC, "manual")
+    while not devices.controls.at_limit(0, +1):
+        devices.operate(LTC, "raise")
+    assert _value(devices, LTC, "status") == 16
+    before = len(world.events.events)
+    with pytest.raises(ControlRefused) as refused:
+        devices.operate(LTC, "raise")
+    assert refused.value.reason == Refusal.at_limit and len(world.events.events) == before
+    devices.operate(LTC, "lower")
+    assert _value(devices, LTC, "status") == 15
+
+
+def test_a_bank_opened_by_scada_must_discharge_before_it_closes_again():
+    world, devices = _settled()
+    devices.operate(BANK, "open")
+    assert _value(devices, BANK, "status") == "open"
+    opened = world.events.of(EventKind.capacitor)[-1]
+    assert (opened.time_s, opened.data) == (300.0, {"device": BANK, "action": "open", "closed": False, "by": "scada"})
+    world.run_to(400.0)
+    with pytest.raises(ControlRefused) as refused:
+        devices.operate(BANK, "close")
+    assert refused.value.reason == Refusal.discharging
+    world.run_to(600.0)  # 300 s after it opened (the voltage is inside 118-126 V: the controller leaves it)
+    devices.operate(BANK, "close")
+    assert _value(devices, BANK, "status") == "closed"
+    world.run_to(700.0)  # the re-solve: the bank delivers its vars again
+    assert devices.point(BANK, "q_kvar").value < 0 and devices.point(BANK, "q_kvar").quality == Quality.good
+
+
+@pytest.mark.parametrize("device, action, reason", [
+    (BREAKER, "raise", Refusal.not_applicable),
+    (LTC, "trip", Refusal.not_switching),
+    (LTC, "open", Refusal.not_switching),
+    (BANK, "lower", Refusal.not_applicable),
+    (BANK, "reset", Refusal.not_switching),
+    (FIXED, "open", Refusal.not_remote),
+])
+def test_a_bank_or_regulator_control_the_device_does_not_take_is_refused(device, action, reason):
+    world, devices = _settled()
+    before = len(world.events.events)
+    with pytest.raises(ControlRefused) as refused:
+        devices.operate(device, action)
+    assert (refused.value.device, refused.value.action, refused.value.reason) == (device, action, reason)
+    assert len(world.events.events) == before
+
+
+def test_a_dead_bank_cannot_be_switched():
+    world, devices = _settled()
+    devices.operate(BREAKER, "trip")  # the feeder with the bank
+    with pytest.raises(ControlRefused) as refused:
+        devices.operate(BANK, "open")
+    assert refused.value.reason == Refusal.de_energised and _value(devices, BANK, "status") == "closed"
+
+
+@needs_feeders
+def test_on_the_ieee13_feeder_the_regulators_read_their_line_drop_compensated_voltage():
+    from twin.grid.opendss import load_opendss
+    from twin.grid.powerflow import solve_controlled
+
+    settled = solve_controlled(load_opendss(FEEDERS_DIR / MASTERS["13bus"]))
+    world = World(settled.network, seed=1)
+    devices = FieldDevices(world)
+    world.request_resolve()
+    world.run_to(61.0)
+    read = [devices.point(r, "v_control_volts").value for r in settled.taps["regulator"]]
+    assert read == pytest.approx(settled.taps["v_control_v"].tolist(), abs=1e-6)
+    assert [devices.point(r, "status").value for r in settled.taps["regulator"]] == settled.taps["tap"].tolist()
+    assert {p.name for p in devices.points_of("cap1")} == {"status", "v_volts", "q_kvar", "remote"}  # fixed

@@ -8,8 +8,12 @@ object per device. Each device has data points:
 
 ``status``
     ``"open"`` or ``"closed"`` from the grid's truth (``world.grid.switch_open``); a capacitor bank
-    its ``closed`` column; a regulator its tap position (an int, steps from neutral, from its
-    transformer's ``tap_pu`` on the regulated winding).
+    ``"closed"`` (in service) or ``"open"`` (``world.grid.cap_closed``); a regulator its tap
+    position (an int, steps from neutral, of its transformer's live tap on the regulated winding,
+    ``world.grid.tap_pu``).
+``mode``
+    regulators and capacitor banks with a controller: ``"auto"`` (the controller acts,
+    :mod:`twin.world.controls`) or ``"manual"`` (it does not; SCADA drives).
 ``lockout``
     breakers and reclosers: set on the protection's ``lockout``; cleared when the device closes
     again (a SCADA close or a crew's close: a close *is* the reset, no separate reset is needed).
@@ -24,6 +28,10 @@ object per device. Each device has data points:
     phases, flowing into the device there. A capacitor has ``v_volts`` and ``q_kvar`` (its rated
     kvar at the square of its bus's per-unit voltage, negative: it delivers vars). Their time stamp
     is the time of that solve; before any solve they are NaN.
+``v_control_volts``
+    regulators: the control voltage their controller saw at that solve, on the 120 V base (the
+    regulated winding's voltage over the PT ratio, less the line-drop compensation); NaN while
+    de-energised.
 ``remote``
     whether the device can be operated from the control room (the switch table's ``remote``;
     capacitor banks with a controller and regulators are remote: their controller is an RTU).
@@ -41,9 +49,17 @@ any solve).
 Controls: :meth:`FieldDevices.operate` with ``"trip"``/``"open"``, ``"close"`` and ``"reset"``
 (clear the fault flag and lockout) on remote switching devices, through
 :meth:`~twin.world.physics.GridState.operate`, each published as an
-:attr:`~twin.world.events.EventKind.switch` event ``by="scada"``. A control that cannot be carried
-out raises :class:`ControlRefused` with a :class:`Refusal`: a device that is not remote, not
-reachable, a fuse (no remote control), a capacitor or regulator (their controls come later).
+:attr:`~twin.world.events.EventKind.switch` event ``by="scada"``; ``"raise"`` and ``"lower"``
+(one tap step) on regulators, ``"open"`` and ``"close"`` on capacitor banks with a controller,
+``"auto"`` and ``"manual"`` on both, through the world's controllers
+(:class:`~twin.world.controls.Controls`), published as
+:attr:`~twin.world.events.EventKind.tap`, :attr:`~twin.world.events.EventKind.capacitor` and
+:attr:`~twin.world.events.EventKind.control_mode` events ``by="scada"``. A controller left in auto
+takes back, after its delay, a step it does not agree with. A control that cannot be carried out
+raises :class:`ControlRefused` with a :class:`Refusal`: a device that is not remote, not
+reachable, a fuse (no remote control), a control the device does not take, a regulator at the end
+of its range, a bank still discharging (:data:`~twin.world.controls.DISCHARGE_S`), a de-energised
+regulator or bank (its motor or switch has no supply).
 
 >>> from twin.world.environment import World
 >>> from twin.world.territory import generate_territory
@@ -57,6 +73,11 @@ Point(device='S01-F1-BKR', name='status', value='open', quality=<Quality.good: '
 Traceback (most recent call last):
 ...
 twin.field_devices.devices.ControlRefused: trip on S01-F1-FU001 refused: no_remote_control
+>>> devices.operate("S01-TR1", "raise")  # the substation transformer's tap changer
+>>> devices.point("S01-TR1", "status").value, devices.point("S01-TR1", "mode").value
+(1, 'auto')
+>>> [(e.kind.value, e.data["action"], e.data["by"]) for e in world.events.events[-1:]]
+[('tap', 'raise', 'scada')]
 """
 
 from __future__ import annotations
@@ -69,7 +90,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from twin.errors import TwinError
+from twin.grid.powerflow.nodes import slot_mask
 from twin.grid.schema import SwitchKind
+from twin.world.controls import Controls
 from twin.world.events import Event, EventKind
 
 if TYPE_CHECKING:
@@ -106,7 +129,11 @@ class Refusal(str, enum.Enum):
     unknown_device = "unknown_device"
     unknown_action = "unknown_action"
     no_remote_control = "no_remote_control"  # a fuse: nothing to operate remotely
-    not_switching = "not_switching"  # a capacitor bank or regulator: not a switching control
+    not_switching = "not_switching"  # a switching control (trip, reset) on a capacitor bank or regulator
+    not_applicable = "not_applicable"  # a control this kind of device does not take (raise on a breaker)
+    at_limit = "at_limit"  # a regulator already on its highest (raise) or lowest (lower) tap
+    discharging = "discharging"  # a capacitor bank switched out less than DISCHARGE_S ago
+    de_energised = "de_energised"  # a regulator or bank without voltage: its motor or switch has no supply
     not_remote = "not_remote"  # a local device: only a crew in the field operates it
     unreachable = "unreachable"  # its RTU's communications are down
 
@@ -121,9 +148,10 @@ class ControlRefused(TwinError):
 
 @dataclass(frozen=True)
 class Point:
-    """One data point as read: ``device``, ``name`` (``status``, ``lockout``, ``fault``,
-    ``i_amps``, ``v_volts``, ``p_kw``, ``q_kvar``, ``remote``), ``value``, ``quality`` and
-    ``time_s`` (simulated seconds: when the RTU reported it; for analogs, the time of their solve)."""
+    """One data point as read: ``device``, ``name`` (``status``, ``mode``, ``lockout``, ``fault``,
+    ``i_amps``, ``v_volts``, ``p_kw``, ``q_kvar``, ``v_control_volts``, ``remote``), ``value``,
+    ``quality`` and ``time_s`` (simulated seconds: when the RTU reported it; for analogs, the time
+    of their solve)."""
 
     device: str
     name: str
@@ -134,7 +162,11 @@ class Point:
 
 OPEN_ACTIONS = frozenset({"trip", "open"})
 CLOSE_ACTIONS = frozenset({"close"})
-ACTIONS = OPEN_ACTIONS | CLOSE_ACTIONS | {"reset"}
+SWITCH_ACTIONS = OPEN_ACTIONS | CLOSE_ACTIONS | {"reset"}
+MODE_ACTIONS = frozenset({"auto", "manual"})
+REGULATOR_ACTIONS = frozenset({"raise", "lower"}) | MODE_ACTIONS
+CAPACITOR_ACTIONS = frozenset({"open", "close"}) | MODE_ACTIONS
+ACTIONS = SWITCH_ACTIONS | REGULATOR_ACTIONS | CAPACITOR_ACTIONS
 
 _SWITCHING = frozenset(int(k) for k in SwitchKind)
 _LOCKOUT = frozenset({int(DeviceClass.breaker), int(DeviceClass.recloser)})
@@ -147,11 +179,17 @@ _ANALOGS = ("i_amps", "v_volts", "p_kw", "q_kvar")
 class FieldDevices:
     """Every breaker, recloser, sectionaliser, fuse, switch, capacitor bank and regulator of the
     world as a virtual device with its points, controls and RTU (see the module docstring).
-    ``rng``: the comms stream (kept for the random failures of later issues; nothing is drawn yet)."""
+    ``rng``: the comms stream (kept for the random failures of later issues; nothing is drawn
+    yet); ``controls``: the world's regulator and capacitor controllers, by default those attached
+    to it (``world.controls``), else attached now."""
 
-    def __init__(self, world: World, *, rng: np.random.Generator | None = None) -> None:
+    def __init__(self, world: World, *, rng: np.random.Generator | None = None,
+                 controls: Controls | None = None) -> None:
         self.world = world
         self.rng = world.streams("comms") if rng is None else rng
+        if controls is None:
+            controls = getattr(world, "controls", None)
+        self.controls = Controls(world) if controls is None else controls
         net = world.grid.net
         sw, cap, reg, tr, bus = net.switch, net.capacitor, net.regulator, net.transformer, net.bus
         n_sw, n_cap, n_reg = len(sw), len(cap), len(reg)
@@ -161,9 +199,8 @@ class FieldDevices:
         self.cls = np.concatenate([np.asarray(sw["kind"], np.int8), np.full(n_cap, DeviceClass.capacitor, np.int8),
                                    np.full(n_reg, DeviceClass.regulator, np.int8)])
         self.row = np.concatenate([np.arange(n_sw), np.arange(n_cap), np.arange(n_reg)])  # in its own table
-        controlled = set(np.asarray(net.cap_control["capacitor"]).tolist()) if len(net.cap_control) else set()
-        self.remote = np.concatenate([np.asarray(sw["remote"], bool),
-                                      np.array([c in controlled for c in cap.ids], bool), np.ones(n_reg, bool)])
+        self.remote = np.concatenate([np.asarray(sw["remote"], bool), self.controls.cap_control >= 0,
+                                      np.ones(n_reg, bool)])
         self._reg_tr = tr.index(reg["transformer"]) if n_reg else np.zeros(0, np.int64)
         self._reg_winding = np.asarray(reg["winding"], np.int64) - 1 if n_reg else np.zeros(0, np.int64)
         reg_bus = np.asarray(tr["bus"])[self._reg_tr, 0] if n_reg else np.zeros(0, object)
@@ -181,6 +218,8 @@ class FieldDevices:
         self.fault = np.zeros(n, bool)
         # what each RTU last reported (frozen while it is down)
         self._status = np.zeros(n, np.int64)  # 1 closed, 0 open; a regulator's tap
+        self._mode = np.full(n, -1, np.int8)  # 1 auto, 0 manual, -1 no controller
+        self._vc = np.full(n, np.nan)  # a regulator's control voltage
         self._lockout = np.zeros(n, bool)
         self._fault = np.zeros(n, bool)
         self._i = np.full((n, 3), np.nan)
@@ -275,6 +314,8 @@ class FieldDevices:
         status: Any = int(self._status[k]) if cls == DeviceClass.regulator else \
             ("closed" if self._status[k] else "open")
         out = [Point(device, "status", status, quality, t)]
+        if self._mode[k] >= 0:
+            out.append(Point(device, "mode", "auto" if self._mode[k] else "manual", quality, t))
         if cls in _LOCKOUT:
             out.append(Point(device, "lockout", bool(self._lockout[k]), quality, t))
         if cls in _FLAGGED:
@@ -285,6 +326,8 @@ class FieldDevices:
         if cls != DeviceClass.capacitor:
             out.append(Point(device, "p_kw", float(self._p[k]), aq, ta))
         out.append(Point(device, "q_kvar", float(self._q[k]), aq, ta))
+        if cls == DeviceClass.regulator:
+            out.append(Point(device, "v_control_volts", float(self._vc[k]), aq, ta))
         out.append(Point(device, "remote", bool(self.remote[k]), quality, t))
         return out
 
@@ -299,9 +342,16 @@ class FieldDevices:
         is_reg = cls == DeviceClass.regulator
         status = np.zeros(len(k), np.int64)
         status[is_sw] = ~grid.switch_open[self.row[k[is_sw]]]
-        status[is_cap] = np.asarray(net.capacitor["closed"], bool)[self.row[k[is_cap]]]
+        status[is_cap] = grid.cap_closed[self.row[k[is_cap]]]
         status[is_reg] = self._taps()[self.row[k[is_reg]]]
         self._status[k] = status
+        controls = self.controls
+        mode = np.full(len(k), -1, np.int8)
+        cc = controls.cap_control[self.row[k[is_cap]]]
+        mode[is_cap] = np.where(cc >= 0, np.append(controls.cc_auto, False)[cc], -1)  # -1: a fixed bank
+        mode[is_reg] = controls.reg_auto[self.row[k[is_reg]]]
+        self._mode[k] = mode
+        self._vc[k[is_reg]] = controls.v_control_v[self.row[k[is_reg]]]
         self._lockout[k] = self.lockout[k]
         self._fault[k] = self.fault[k]
         self._scan_s[k] = now
@@ -311,12 +361,12 @@ class FieldDevices:
         self._analog_stale[k] = self._changed_since_solve
 
     def _taps(self) -> np.ndarray:
-        """Each regulator's tap position: steps from neutral on its regulated winding."""
+        """Each regulator's tap position now: steps from neutral on its regulated winding."""
         tr = self.world.grid.net.transformer
         if not len(self._reg_tr):
             return np.zeros(0, np.int64)
         t = self._reg_tr
-        tap = np.asarray(tr["tap_pu"], float)[t, self._reg_winding]
+        tap = self.world.grid.tap_pu[t, self._reg_winding]
         step = (np.asarray(tr["tap_max_pu"], float)[t] - np.asarray(tr["tap_min_pu"], float)[t]) / \
             np.maximum(np.asarray(tr["n_taps"], float)[t], 1.0)
         return np.rint((tap - 1.0) / step).astype(np.int64)
@@ -329,32 +379,25 @@ class FieldDevices:
         n = len(self.ids)
         i, v, p, q = np.full((n, 3), np.nan), np.full((n, 3), np.nan), np.full(n, np.nan), np.full(n, np.nan)
         if result is not None:
-            import pandas as pd
-
             net = self.world.grid.net
-            b = result.branches
-            b = b[(b["terminal"] == 1) & b["element"].isin(set(self.element[self.element != ""].tolist()))]
-            pos = pd.Series(np.arange(n), index=self.element)
-            pos = pos[pos.index != ""]
-            rows = pos.reindex(b["element"].to_numpy()).to_numpy()
-            slot = b["phase"].to_numpy() - 1
-            ok = (slot >= 0) & (slot < 3)
-            i[rows[ok], slot[ok]] = b["i_amps"].to_numpy()[ok]
             has = np.zeros(n, bool)
-            has[rows] = True
-            p[has], q[has] = 0.0, 0.0
-            np.add.at(p, rows, b["p_kw"].to_numpy())
-            np.add.at(q, rows, b["q_kvar"].to_numpy())
-            vt = result.voltages
-            vt = vt[vt["phase"] <= 3]
-            vb = net.bus.index(vt["bus"].to_numpy())
-            v_bus = np.full((len(net.bus), 3), np.nan)
-            pu_bus = np.full((len(net.bus), 3), np.nan)
-            v_bus[vb, vt["phase"].to_numpy() - 1] = vt["v_volts"].to_numpy()
-            pu_bus[vb, vt["phase"].to_numpy() - 1] = vt["v_pu"].to_numpy()
+            for table in ("switch", "transformer"):
+                at = np.flatnonzero(np.char.startswith(self.element.astype(str), f"{table}."))
+                if not len(at):
+                    continue
+                current, power = result.terminal_phases(table)
+                rows = net.table(table).index([e.partition(".")[2] for e in self.element[at]])
+                i[at] = np.abs(current[rows])
+                p[at], q[at] = power[rows].real / 1e3, power[rows].imag / 1e3
+                has[at] = np.isfinite(power[rows])
+            present = slot_mask(net.bus["phases"])
+            v_bus = np.where(present, np.abs(result.bus_v()), np.nan)
+            pu_bus = np.where(present, result.bus_v_pu(), np.nan)
             dev_bus = net.bus.index(self.bus)
             v[:] = v_bus[dev_bus]
-            # an open or dead device is out of the solved network: it carries nothing
+            absent = ~present[dev_bus]
+            i[absent] = np.nan  # no such phase at the device
+            # an open or dead device carries nothing
             idle = (self.element != "") & ~has
             i[idle] = np.where(np.isnan(v[idle]), np.nan, 0.0)
             p[idle], q[idle] = 0.0, 0.0
@@ -362,7 +405,7 @@ class FieldDevices:
             if len(cap):
                 c = self.row[cap]
                 q_rated = np.asarray(net.capacitor["q_rated_var"], float)[c]
-                closed = np.asarray(net.capacitor["closed"], bool)[c]
+                closed = self.world.grid.cap_closed[c]
                 pu = np.nan_to_num(pu_bus[dev_bus[cap]])
                 q[cap] = np.where(closed, -(q_rated * pu ** 2).sum(axis=1) / 1e3, 0.0)
         self._cache = (result, (i, v, p, q))
@@ -371,9 +414,10 @@ class FieldDevices:
     # -- controls --------------------------------------------------------------------------------
 
     def operate(self, device: str, action: str, now: float | None = None) -> None:
-        """A SCADA control: ``"trip"``/``"open"``, ``"close"`` (which also resets a lockout) or
-        ``"reset"`` (the fault flag and lockout); raises :class:`ControlRefused` when it cannot
-        be carried out."""
+        """A SCADA control: on a switching device ``"trip"``/``"open"``, ``"close"`` (which also
+        resets a lockout) or ``"reset"`` (the fault flag and lockout); on a regulator ``"raise"``
+        or ``"lower"`` (one step); on a capacitor bank ``"open"`` or ``"close"``; on either
+        ``"auto"`` or ``"manual"``. Raises :class:`ControlRefused` when it cannot be carried out."""
         now = self.world.now if now is None else float(now)
         k = self._pos.get(device)
         if k is None:
@@ -383,18 +427,42 @@ class FieldDevices:
         cls = int(self.cls[k])
         if cls == DeviceClass.fuse:
             raise ControlRefused(device, action, Refusal.no_remote_control)
-        if cls not in _SWITCHING:
-            raise ControlRefused(device, action, Refusal.not_switching)
+        takes = REGULATOR_ACTIONS if cls == DeviceClass.regulator else \
+            CAPACITOR_ACTIONS if cls == DeviceClass.capacitor else SWITCH_ACTIONS
+        if action not in takes:
+            raise ControlRefused(device, action,
+                                 Refusal.not_switching if action in SWITCH_ACTIONS else Refusal.not_applicable)
         if not self.remote[k]:
             raise ControlRefused(device, action, Refusal.not_remote)
         if not self.reachable([device])[0]:
             raise ControlRefused(device, action, Refusal.unreachable)
+        if cls in (DeviceClass.regulator, DeviceClass.capacitor):
+            self._control(k, action, now)
+            return
         if action == "reset":
             self.lockout[k] = self.fault[k] = False
             return
         open_ = action in OPEN_ACTIONS
         self.world.grid.operate(now, device, open_=open_, why=f"{action} by SCADA")
         self.world.events.publish(now, EventKind.switch, device=device, action=action, closed=not open_, by="scada")
+
+    def _control(self, k: int, action: str, now: float) -> None:
+        """A regulator's or capacitor bank's control, through the world's controllers."""
+        controls, device, row = self.controls, str(self.ids[k]), int(self.row[k])
+        is_reg = int(self.cls[k]) == DeviceClass.regulator
+        if action in MODE_ACTIONS:
+            controls.set_mode(device, action == "auto", by="scada", now=now)
+            return
+        grid = self.world.grid
+        if not grid.bus_live(grid.net.bus.position(str(self.bus[k]))):
+            raise ControlRefused(device, action, Refusal.de_energised)
+        if is_reg:
+            if not controls.step(row, 1 if action == "raise" else -1, by="scada", now=now):
+                raise ControlRefused(device, action, Refusal.at_limit)
+            return
+        if action == "close" and not grid.cap_closed[row] and controls.discharging_s(row, now) > 0:
+            raise ControlRefused(device, action, Refusal.discharging)
+        controls.switch(row, action == "close", by="scada", now=now)  # nothing when it is so already
 
     # -- the world's events ----------------------------------------------------------------------
 
@@ -413,7 +481,7 @@ class FieldDevices:
             k = self._pos.get(str(data.get("device", "")))
             if k is not None:
                 self.lockout[k] = self.fault[k] = False  # a close is the reset
-        elif event.kind in (EventKind.outage, EventKind.restore):
+        elif event.kind in (EventKind.outage, EventKind.restore, EventKind.tap, EventKind.capacitor):
             self._changed_since_solve = True
         elif event.kind == EventKind.solve and data.get("converged"):
             self._solved_s = event.time_s

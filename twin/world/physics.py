@@ -1,6 +1,7 @@
 """The world's truth about the grid, and what happens physically when a line faults.
 
 :class:`GridState` holds what is really so: the state of every switching device (open or closed),
+the taps and capacitor bank states (which the controllers of :mod:`twin.world.controls` move),
 the faults on the lines, and which customers have power. A fault is worked out as the protection
 engine says (:func:`twin.field_devices.protection.simulate`): the fault current each protective
 device between the fault and its source carries comes from the short-circuit analysis
@@ -70,11 +71,13 @@ class GridState:
     net: Network
     events: EventStream
     switch_open: np.ndarray = field(init=False)
+    tap_pu: np.ndarray = field(init=False)  # per transformer row and winding: the taps now (the regulators move them)
+    cap_closed: np.ndarray = field(init=False)  # bool per capacitor row: the banks in service now
     faults: dict[str, Fault] = field(default_factory=dict, init=False)  # by line id: permanent faults standing
     energised_customers: np.ndarray = field(init=False)  # bool per service_point row
     outages: list[Outage] = field(default_factory=list, init=False)
     solves: int = field(default=0, init=False)
-    changed_s: float = field(default=float("-inf"), init=False)  # when a switch last changed state
+    changed_s: float = field(default=float("-inf"), init=False)  # when a switch, tap or capacitor last changed
     _normal: object = field(default=None, init=False, repr=False)  # topology in the normal switch states
     _thevenin: object = field(default=None, init=False, repr=False)  # short-circuit models by part, normal states
     _sp_bus: object = field(default=None, init=False, repr=False)  # bus row of each service point
@@ -89,14 +92,18 @@ class GridState:
 
     def __post_init__(self) -> None:
         self.switch_open = np.array(self.net.switch["open"], dtype=bool)
+        self.tap_pu = np.array(self.net.transformer["tap_pu"], dtype=float)
+        self.cap_closed = np.array(self.net.capacitor["closed"], dtype=bool)
         self.energised_customers = self._energised()
         self._outage_of = np.full(len(self.energised_customers), -1, np.int64)
 
     # -- the network as it stands ----------------------------------------------------------------
 
     def network(self) -> Network:
-        """The model with the present switch states."""
-        return self.net.replace(switch=self.net.switch.with_columns(open=self.switch_open.copy()))
+        """The model with the present switch states, taps and capacitor states."""
+        return self.net.replace(switch=self.net.switch.with_columns(open=self.switch_open.copy()),
+                                transformer=self.net.transformer.with_columns(tap_pu=self.tap_pu.copy()),
+                                capacitor=self.net.capacitor.with_columns(closed=self.cap_closed.copy()))
 
     def _energised(self) -> np.ndarray:
         """Who has power (bool per service_point row), worked out for the whole network. While
@@ -305,7 +312,7 @@ class GridState:
         if not exact and not self.bus_live(b):
             return None  # a dead section: no fault current flows
         kind = fault.kind
-        phases = int(np.count_nonzero(net.bus["phases"][b] & 7))
+        phases = bin(int(net.bus["phases"][b]) & 7).count("1")  # phase conductors at the bus
         if phases < 2 and kind != FaultType.slg:
             kind = FaultType.slg  # a one-phase section can only fault to ground
         topo = build_topology(net) if exact else self.normal_topology()

@@ -44,6 +44,10 @@ the network with the settled taps and states (``ControlResult.network``).
 Hunting (a state that comes back) raises :class:`ControlNotSettled`, as does running out of
 control iterations; both carry the last result.
 
+:class:`ControlSampler` is one control iteration's sampling on its own (where each control
+samples, found once, then what each wants on given voltages and currents): the world's
+controllers (``twin.world.controls``) run it after each of the world's solves, in simulated time.
+
 >>> from twin.grid.opendss import load_opendss
 >>> r = solve_controlled(load_opendss("../shared/feeders/13bus/ieee13nodeckt.dss"))  # doctest: +SKIP
 >>> r.taps[["regulator", "tap_pu", "tap"]], r.control_iterations  # doctest: +SKIP
@@ -72,8 +76,8 @@ from twin.grid.powerflow.ybus import assemble, capacitor_entries
 from twin.grid.schema import CapControlKind, Conn, TransformerKind
 from twin.grid.topology import build_topology
 
-__all__ = ["MAX_CONTROL_ITER", "MAX_TAP_CHANGE", "ControlNotSettled", "ControlResult", "solve_controlled",
-           "time_of_day_closed"]
+__all__ = ["MAX_CONTROL_ITER", "MAX_TAP_CHANGE", "ControlAction", "ControlNotSettled", "ControlResult",
+           "ControlSampler", "solve_controlled", "time_of_day_closed"]
 
 MAX_TAP_CHANGE = 16
 """Most steps a regulator moves in one control iteration (OpenDSS ``MaxTapChange``)."""
@@ -135,21 +139,20 @@ def solve_controlled(net: Network, *, load_scale: float | np.ndarray = 1.0, tol:
     closed = np.array(net.capacitor["closed"], dtype=bool)
     work = _with_state(net, taps, closed)
     prep = prepare(work)
-    regs, caps = _Regulators(prep), _CapControls(prep, hour)
+    sampler = ControlSampler(prep, hour=hour)
     seen = {_state(taps, closed)}
     v_node, acted, total = None, (), 0
 
     def tabulate(iteration: int, last_iterations: int) -> ControlResult:
         result = result_of(prep, load_scale=load_scale, tol=tol, max_iter=max_iter, start=_Voltages(v_node))
         result = replace(result, iterations=last_iterations)  # the solve's own count, not the tabulation's
-        return _settled(work, result, regs, taps, closed, iteration, total)
+        return _settled(work, result, sampler.regulators, taps, closed, iteration, total)
 
     for iteration in range(1, max_control_iter + 1):
         v_node, iterations, _ = prep.solve_voltages(load_scale=load_scale, tol=tol, max_iter=max_iter, start=v_node)
         total += iterations
-        v = np.concatenate([v_node, [0.0]])  # index -1 (ground) reads 0
-        i_end = prep.flow_matrix @ v_node
-        actions = regs.sample(prep.net, v, i_end, taps, max_tap_change) + caps.sample(v, i_end, closed)
+        actions = sampler.actions(prep.net, v_node, prep.flow_matrix @ v_node, taps, closed,
+                                  max_tap_change=max_tap_change)
         if not actions:
             return tabulate(iteration, iterations)
         first = min(a.delay_s for a in actions)  # static mode: only the nearest actions happen
@@ -167,7 +170,7 @@ def solve_controlled(net: Network, *, load_scale: float | np.ndarray = 1.0, tol:
         seen.add(_state(new_taps, new_closed))
         old_taps, old_closed, taps, closed = taps, closed, new_taps, new_closed
         work = _with_state(work, taps, closed)
-        prep = _update(prep, work, old_taps, taps, old_closed, closed)
+        prep = update_prepared(prep, work, old_taps, taps, old_closed, closed)
     raise ControlNotSettled(iterations=max_control_iter, hunting=False, elements=acted,
                             last=tabulate(max_control_iter, iterations))
 
@@ -180,13 +183,47 @@ class _Voltages:
 
 
 @dataclass(frozen=True)
-class _Action:
+class ControlAction:
+    """What one control wants after a solve: ``name`` ('regulator.<id>' or 'cap_control.<id>'),
+    after ``delay_s``; a regulator the new ``tap`` (per unit) of winding ``winding`` (0-based) of
+    transformer ``row``, a capacitor control ``close`` (True) or open capacitor ``row``."""
+
     name: str
     delay_s: float
     row: int  # transformer row (tap) or capacitor row
     winding: int = 0
     tap: float | None = None
     close: bool = False
+
+
+class ControlSampler:
+    """Every enabled regulator and capacitor control of a prepared network, where each one
+    samples (found once: tap and capacitor changes do not move them), and their sampling: one
+    control iteration of :func:`solve_controlled` on given voltages and currents.
+
+    ``prep`` needs only ``net``, ``nodes`` and ``flows``: the world samples a small network of the
+    monitored elements alone, on voltages it takes from its own solution. ``hour``: the time of
+    day for time controls (None: they do not act).
+    """
+
+    def __init__(self, prep: PreparedNetwork, *, hour: float | None = None) -> None:
+        self.regulators, self.capacitors = _Regulators(prep), _CapControls(prep, hour)
+
+    def actions(self, net: Network, v_node: np.ndarray, i_end: np.ndarray, taps: np.ndarray, closed: np.ndarray, *,
+                max_tap_change: int = MAX_TAP_CHANGE) -> list[ControlAction]:
+        """What the controls want on node voltages ``v_node`` (complex V) and conductor-end
+        currents ``i_end`` (A, into the elements: ``flow_matrix @ v_node``) with the taps
+        ``taps`` (per transformer row of ``net`` and winding) and capacitor states ``closed``: a
+        regulator's move is its static one (70 % of the pending change, at least one step).
+        Each regulator's control voltage (120 V base) is left in :attr:`v_control_v`."""
+        v = np.concatenate([v_node, [0.0]])  # index -1 (ground) reads 0
+        return (self.regulators.sample(net, v, i_end, taps, max_tap_change)
+                + self.capacitors.sample(v, i_end, closed))
+
+    @property
+    def v_control_v(self) -> np.ndarray:
+        """Each regulator's control voltage at the last sampling (120 V base; NaN: not sampled)."""
+        return self.regulators.last_v
 
 
 def _with_state(net: Network, taps: np.ndarray, closed: np.ndarray) -> Network:
@@ -241,7 +278,7 @@ class _Regulators:
                    for k, w, slot, on in zip(self.k, self.w, rg["phase"], rg["enabled"])]
 
     def sample(self, net: Network, v: np.ndarray, i_end: np.ndarray, taps: np.ndarray,
-               max_tap_change: int) -> list[_Action]:
+               max_tap_change: int) -> list[ControlAction]:
         rg, xf = self.rg, net.transformer
         out = []
         for j, at in enumerate(self.at):
@@ -267,7 +304,7 @@ class _Regulators:
                 continue
             moves = min(max(int(STATIC_SHARE * abs(pending) / step), 1), max_tap_change)
             new = min(max(now + np.sign(pending) * moves * step, lo), hi)
-            out.append(_Action(f"regulator.{self.ids[j]}", float(rg["delay_s"][j]), k, w, tap=float(new)))
+            out.append(ControlAction(f"regulator.{self.ids[j]}", float(rg["delay_s"][j]), k, w, tap=float(new)))
         return out
 
 
@@ -318,7 +355,7 @@ class _CapControls:
                       else np.zeros(len(cc), bool))
         self.hour = hour
 
-    def sample(self, v: np.ndarray, i_end: np.ndarray, closed: np.ndarray) -> list[_Action]:
+    def sample(self, v: np.ndarray, i_end: np.ndarray, closed: np.ndarray) -> list[ControlAction]:
         cc, out = self.cc, []
         for j, at in enumerate(self.at):
             c = int(self.cap[j])
@@ -326,7 +363,7 @@ class _CapControls:
                 change = time_of_day_closed(cc["on_value"][j], cc["off_value"][j], float(self.hour))
                 if change != bool(closed[c]):
                     delay = cc["delay_s"][j] if change else cc["delay_off_s"][j]
-                    out.append(_Action(f"cap_control.{self.ids[j]}", float(delay), c, close=change))
+                    out.append(ControlAction(f"cap_control.{self.ids[j]}", float(delay), c, close=change))
                 continue
             if at is None:
                 continue
@@ -343,7 +380,7 @@ class _CapControls:
             if change is None or change == was:
                 continue
             delay = cc["delay_s"][j] if change else cc["delay_off_s"][j]
-            out.append(_Action(f"cap_control.{self.ids[j]}", float(delay), c, close=change))
+            out.append(ControlAction(f"cap_control.{self.ids[j]}", float(delay), c, close=change))
         return out
 
     def _decide(self, j: int, kind: int, on: float, off: float, was: bool, volts: float, v: np.ndarray,
@@ -418,7 +455,7 @@ def _winding_base(xf, k: int) -> np.ndarray:
     return np.where((xf["conn"][k] != Conn.delta) & (nph > 1), v / SQRT3, v)
 
 
-def _update(prep: PreparedNetwork, net: Network, old_taps: np.ndarray, taps: np.ndarray,
+def update_prepared(prep: PreparedNetwork, net: Network, old_taps: np.ndarray, taps: np.ndarray,
             old_closed: np.ndarray, closed: np.ndarray) -> PreparedNetwork:
     """The prepared network with changed taps and capacitor states, Y updated and refactored.
 
