@@ -19,6 +19,7 @@ from twin.grid.schema import (
     Conn,
     CustomerClass,
     GeneratorKind,
+    IndicatorReset,
     LineKind,
     Phase,
     SwitchKind,
@@ -123,6 +124,11 @@ def sample_network() -> Network:
              "name": "", "address": "", "cls": CustomerClass.industrial, "critical": True},
             {"id": "0003", "meter": "NA", "transformer": "T1", "bus": "nan", "load": "LD1",
              "name": "  spaced  ", "address": "NULL", "cls": CustomerClass.commercial},
+        ]),
+        "fault_indicator": _table("fault_indicator", [
+            {"id": f"FCI{k}", "line": "L1", "terminal": 1 + k % 2, "phases": int(Phase.A | Phase.C),
+             "trip_a": 400.0 + k, "reset": reset, "reset_s": 14400.0 if k else NAN, "remote": k == 1}
+            for k, reset in enumerate(IndicatorReset)
         ]),
     }
     return Network.from_tables("sample", tables, voltage_bases_v=(115e3, 4160.0, 240.0), coord_units="m",

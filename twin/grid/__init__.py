@@ -10,6 +10,7 @@ from twin.grid.schema import (
     Conn,
     CustomerClass,
     GeneratorKind,
+    IndicatorReset,
     LineKind,
     Phase,
     SwitchKind,
@@ -30,4 +31,5 @@ __all__ = [
     "CapControlKind",
     "GeneratorKind",
     "CustomerClass",
+    "IndicatorReset",
 ]

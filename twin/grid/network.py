@@ -49,6 +49,7 @@ class Network:
     generator: Table
     source: Table
     service_point: Table
+    fault_indicator: Table
     base_frequency_hz: float = 60.0
     voltage_bases_v: tuple[float, ...] = ()
     coord_units: str = "m"

@@ -45,6 +45,7 @@ __all__ = [
     "CapControlKind",
     "GeneratorKind",
     "CustomerClass",
+    "IndicatorReset",
     "Field",
     "TableSchema",
     "SCHEMAS",
@@ -133,6 +134,14 @@ class CustomerClass(enum.IntEnum):
     residential = 0
     commercial = 1
     industrial = 2
+
+
+class IndicatorReset(enum.IntEnum):
+    """How a fault circuit indicator clears its flag."""
+
+    voltage = 0  # once line voltage has been present for reset_s (it sees the section re-energised)
+    timed = 1  # reset_s after it flagged (typically 2, 4, 8 or 24 h), whatever the voltage
+    manual = 2  # only by hand (a crew's reset tool) or a remote reset command
 
 
 _SLOT_OF = {Phase.A: 0, Phase.B: 1, Phase.C: 2, Phase.S1: 0, Phase.S2: 1}
@@ -458,6 +467,26 @@ SCHEMAS: dict[str, TableSchema] = {
                 Field("address", "str", "service address"),
                 Field("cls", "enum", "rate class", enum=CustomerClass, default=CustomerClass.residential),
                 Field("critical", "bool", "critical customer (hospital, life support, water)", default=False),
+            ),
+        ),
+        TableSchema(
+            "fault_indicator",
+            "Fault circuit indicators (FCIs): a set of one sensor per phase clamped on a line, flagging "
+            "when a sensed phase carries more than the trip current; non-directional, fixed trip.",
+            (
+                _id("indicator name"),
+                Field("line", "str", "line it is mounted on", ref="line", required=True),
+                Field("terminal", "int", "end of the line it sits at: 1 the from end (the source side under "
+                      "normal states), 2 the to end", low=1, high=2, default=1),
+                _phases("phases it senses (one sensor each); a subset of its line's"),
+                Field("trip_a", "float", "fault current pickup: flags when a sensed phase carries more (set "
+                      "above the line's peak load and below the least fault current it must see)", "A",
+                      low=0.0, required=True),
+                Field("reset", "enum", "how the flag clears", enum=IndicatorReset, default=IndicatorReset.voltage),
+                Field("reset_s", "float", "voltage present this long (voltage reset) or time since the flag "
+                      "(timed reset); unused for manual reset", "s", low=0.0, default=60.0),
+                Field("remote", "bool", "communicating (reports by cellular); false: visual, read by a crew",
+                      default=False),
             ),
         ),
     )

@@ -42,6 +42,16 @@ aggregates its customers. Each customer is a ``service_point`` row on that bus n
 transformer and the load; one load per transformer keeps a 1,000,000-customer model at about
 0.45 million buses.
 
+*Fault circuit indicators* (``S01-F3-FCI04``, table ``fault_indicator``) sit at the from end of a
+line (the source side), one sensor per phase of it: on the first line past each sectionalising
+device of the trunk (recloser, sectionalising switches; the breaker's own relay says as much as one
+there would), at the start of each three-phase branch with 500 m or more of line below it, every
+1-2 km of trunk between them, and at the start of the major taps (laterals of 1 km or 12
+transformers and more). Their trip current is a fixed rating (100 ... 1200 A) of at least twice
+the peak current of the most loaded phase below them (200 A at least on the trunk, 100 A on a
+lateral); 30 % of those on the trunk and 10 % at taps are communicating (cellular), the rest
+visual; 60 % reset once voltage has been back for 60 s, 30 % 4 h after they flag, 10 % by hand.
+
 *Customers* are 88 % residential (2-5 kW coincident peak, power factor 0.95), 11 % small
 commercial (2-20 kW, 0.92) and 1 % small industrial (8-40 kW, 0.88) served at 120/240 V;
 commercial and industrial customers share transformers, whose total is kept under 120 kVA. The
@@ -72,8 +82,9 @@ Randomness
 ----------
 ``np.random.SeedSequence(seed).spawn(4)`` gives one stream per concern: layout (counts, places,
 shapes), electrical (source strength, demand, device choices), customers (classes, critical
-flags, meter numbers, names) and the Faker pools. Faker is seeded from its own stream, so
-the same seed gives the same network, bit for bit, on the same library versions.
+flags, meter numbers, names) and the Faker pools; a fifth (``SeedSequence(seed, spawn_key=(4,))``)
+places the fault indicators, so that adding them changed nothing else. Faker is seeded from its
+own stream, so the same seed gives the same network, bit for bit, on the same library versions.
 """
 
 from __future__ import annotations
@@ -112,6 +123,7 @@ from twin.grid.schema import (
     CapControlKind,
     Conn,
     CustomerClass,
+    IndicatorReset,
     LineKind,
     Phase,
     SwitchKind,
@@ -204,6 +216,17 @@ A secondary stands for the transformer's service drops: the aggregated load sits
 triplex as long as the customers' load-weighted distance (10-50 m by density), not at the farthest.
 """
 
+# Fault circuit indicators: where utilities put them, and their settings.
+FCI_TRUNK_SPACING_M = (1000.0, 2000.0)  # along the trunk, one every 1-2 km of line
+FCI_BRANCH_MIN_M = 500.0  # a three-phase branch with at least this much line below it gets one at its start
+FCI_MAJOR_TAP = (1000.0, 12)  # a lateral of at least this length (m) or transformers is a major tap
+FCI_TRIP_A = (100.0, 200.0, 400.0, 600.0, 800.0, 1000.0, 1200.0)  # fixed trip ratings on offer
+FCI_TRIP_MIN_A = (200.0, 100.0)  # trunk, lateral: the lowest rating fitted
+FCI_REMOTE_SHARE = (0.3, 0.1)  # trunk, lateral: communicating (cellular) indicators; the rest visual
+FCI_RESETS = ((IndicatorReset.voltage, 60.0, 0.6), (IndicatorReset.timed, 4 * 3600.0, 0.3),
+              (IndicatorReset.manual, 0.0, 0.1))  # reset mode, reset_s, share
+
+
 
 # -- the plan: counts, densities, places ----------------------------------------------------------
 
@@ -295,6 +318,7 @@ def _generate(customers: int, *, seed: int, name: str = "", customers_per_feeder
     b.build_ties(electrical)
     b.build_laterals(layout)
     b.name_customers(people, _Pools.draw(pools, b.n_subs, customers))
+    b.place_fault_indicators(np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(4,))))
     net = b.network(name or f"territory-{customers}-s{seed}")
     stats = TerritoryStats(customers, b.n_subs, b.n_feeders, len(net.bus), time.perf_counter() - start)
     return net, stats
@@ -676,7 +700,8 @@ class _Builder:
         if kind == CapControlKind.voltage:
             row |= {"on_value": 118.0, "off_value": 126.0, "pt_ratio": V_PRIMARY_LN / 120.0}
         elif kind == CapControlKind.kvar:  # var flow at the primary (PT and CT ratio 1), as IEEE 8500
-            row |= {"on_value": 0.7 * kvar * 1e3, "off_value": -0.3 * kvar * 1e3, "pt_ratio": 1.0, "ct_ratio": 1.0,
+            # the band wider than the bank (1.35 x its rating), or the bank switching would hunt
+            row |= {"on_value": 0.75 * kvar * 1e3, "off_value": -0.6 * kvar * 1e3, "pt_ratio": 1.0, "ct_ratio": 1.0,
                     "voltage_override": True, "v_min_v": 7110.0, "v_max_v": 7740.0}
         else:
             row |= {"on_value": 7.0, "off_value": 22.0}
@@ -914,6 +939,92 @@ class _Builder:
             "address": np.array(addresses, dtype=object),
             "cls": cls,
             "critical": critical,
+        }))
+
+    # fault indicators ----------------------------------------------------------------------------
+
+    def place_fault_indicators(self, rng: np.random.Generator) -> None:
+        """Fault circuit indicators on the trunks and at the major taps (see the module docstring),
+        from their own stream ``rng``: the rest of the territory does not depend on them."""
+        down: dict[str, list[tuple[str, Any]]] = {}  # bus: edges leaving it under normal states
+        for r in self.rows["line"]:
+            down.setdefault(r["from_bus"], []).append(("line", r))
+        for r in self.rows["switch"]:
+            if not r["normal_open"] and r["kind"] != SwitchKind.breaker:
+                down.setdefault(r["from_bus"], []).append(("device", r["to_bus"]))
+        for r in self.rows["transformer"]:
+            if r.get("bank"):  # a line regulator: the trunk runs on through it
+                down.setdefault(r["bus"][0], []).append(("through", r["bus"][1]))
+        m = self.n_laterals
+        lines = self.bulk["line"][0]  # the laterals' primary lines first, in lateral order
+        n_tx = np.bincount(self.tx_lateral, minlength=m)
+        first = np.cumsum(n_tx) - n_tx
+        lat_ph = lines["phases"][first].astype(np.int64)
+        lat_va = np.hypot(np.bincount(self.tx_lateral, weights=self.tx_p, minlength=m),
+                          np.bincount(self.tx_lateral, weights=self.tx_q, minlength=m))
+        on = (lat_ph[:, None] >> np.arange(3)) & 1  # the phases each lateral takes
+        lat_va3 = lat_va[:, None] * on / on.sum(axis=1, keepdims=True)  # VA per phase
+        tap_va: dict[str, np.ndarray] = {}
+        for d, va in zip(self.laterals, lat_va3):
+            tap_va[d["tap"]] = tap_va.get(d["tap"], 0.0) + va
+        heads = {r["id"]: r["to_bus"] for r in self.rows["switch"] if r["id"].endswith("-BKR")}
+        trunk_min, lateral_min = FCI_TRIP_MIN_A
+        placed: list[list[tuple[str, int, float, bool]]] = [[] for _ in range(self.n_feeders)]  # line, phases, A
+        for f in range(self.n_feeders):
+            head = heads[f"{self.feeder_ids[f]}-BKR"]
+            order, kids, seen = [], {}, {head}
+            stack = [head]
+            while stack:  # the feeder's three-phase tree, parents before children
+                b = stack.pop()
+                order.append(b)
+                kids[b] = []
+                for kind, x in down.get(b, []):
+                    c = x["to_bus"] if kind == "line" else x
+                    if c not in seen:
+                        seen.add(c)
+                        kids[b].append((kind, x, c))
+                        stack.append(c)
+            va, below_m = {}, {}
+            for b in reversed(order):  # what hangs below each bus: load (VA per phase) and line length (m)
+                va[b] = tap_va.get(b, np.zeros(3)) + sum((va[c] for _, _, c in kids[b]), np.zeros(3))
+                below_m[b] = sum(below_m[c] + (x["length_m"] if k == "line" else 0.0) for k, x, c in kids[b])
+            dist, gap, fresh = {head: 0.0}, {head: float(rng.uniform(*FCI_TRUNK_SPACING_M))}, {head: False}
+            for b in order:
+                long_branches = [x for k, x, c in kids[b] if k == "line" and x["length_m"] + below_m[c] >= FCI_BRANCH_MIN_M]
+                branching = len(long_branches) >= 2
+                for kind, x, c in kids[b]:
+                    if kind != "line":  # past a sectionalising device the next line gets one; a regulator: on
+                        dist[c], gap[c], fresh[c] = (0.0, gap[b], True) if kind == "device" else (dist[b], gap[b], fresh[b])
+                        continue
+                    long = x["length_m"] + below_m[c] >= FCI_BRANCH_MIN_M
+                    if long and (fresh[b] or (branching and x in long_branches) or dist[b] >= gap[b]):
+                        amps = float(va[c].max()) / V_PRIMARY_LN  # the most loaded phase
+                        placed[f].append((x["id"], int(x["phases"]), float(_pick(FCI_TRIP_A, max(2 * amps, trunk_min))),
+                                          True))
+                        dist[c], gap[c] = x["length_m"], float(rng.uniform(*FCI_TRUNK_SPACING_M))
+                    else:
+                        dist[c], gap[c] = dist[b] + x["length_m"], gap[b]
+                    fresh[c] = False
+        lat_m = np.bincount(self.tx_lateral, weights=lines["length_m"][: self.n_tx], minlength=m)
+        major = (lat_m >= FCI_MAJOR_TAP[0]) | (n_tx >= FCI_MAJOR_TAP[1])
+        for k in np.flatnonzero(major).tolist():
+            ph = int(lat_ph[k])
+            amps = float(lat_va3[k].max()) / V_PRIMARY_LN
+            placed[self.laterals[k]["feeder"]].append((str(lines.ids[first[k]]), ph,
+                                                      float(_pick(FCI_TRIP_A, max(2 * amps, lateral_min))), False))
+        rows = [(f"{self.feeder_ids[f]}-FCI{k + 1:02d}", *row) for f in range(self.n_feeders)
+                for k, row in enumerate(placed[f])]
+        if not rows:
+            return
+        ids, line, phases, trip, trunk = (np.array(c, dtype=object) for c in zip(*rows))
+        trunk = trunk.astype(bool)
+        n = len(ids)
+        remote = rng.random(n) < np.where(trunk, FCI_REMOTE_SHARE[0], FCI_REMOTE_SHARE[1])
+        mode = rng.choice(len(FCI_RESETS), n, p=[share for _, _, share in FCI_RESETS])
+        self.bulk["fault_indicator"].append(Table(SCHEMAS["fault_indicator"], {
+            "id": ids, "line": line, "terminal": np.ones(n, np.int64), "phases": phases.astype(np.int8),
+            "trip_a": trip.astype(float), "reset": np.array([int(FCI_RESETS[k][0]) for k in mode], np.int8),
+            "reset_s": np.array([FCI_RESETS[k][1] for k in mode]), "remote": remote,
         }))
 
     # assembly ------------------------------------------------------------------------------------

@@ -66,7 +66,8 @@ written as a comment); ``normal_open`` of a plain switch is its present state; `
 comes back ``unspecified``; loads and capacitors split as above come back as their pieces; a
 phase-to-phase generator comes back wye on two phases (the importer reads generators so); a
 three-phase ungrounded wye winding is written with its neutral on node 4, which OpenDSS reads and
-the importer refuses (Twin buses have nodes 1-3); a single-phase one is written grounded.
+the importer refuses (Twin buses have nodes 1-3); a single-phase one is written grounded; fault
+indicators are not written (OpenDSS has no such element).
 """
 
 from __future__ import annotations

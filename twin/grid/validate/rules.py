@@ -36,6 +36,8 @@ regulator-setpoint         warning  a regulator set point outside 100 ... 135 V
 regulator-winding          error    a regulator controls a winding its transformer does not have
 unserved-customer          error    a service point on a secondary bus with no transformer
 protective-rating          warning  a breaker, recloser or fuse without a continuous/interrupting rating
+fci-phases                 error    a fault indicator senses a phase its line does not carry
+fci-reset                  warning  a voltage- or timed-reset fault indicator with no reset time
 missing-coordinates        warning  buses without coordinates (one finding for all of them)
 bus-voltage                warning  buses without a nominal voltage (one finding for all of them)
 =========================  =======  ===================================================================
@@ -53,7 +55,7 @@ import numpy as np
 import pandas as pd
 
 from twin.grid.network import Network
-from twin.grid.schema import PROTECTIVE_KINDS, Field, LineKind, Phase, SwitchKind, phase_text
+from twin.grid.schema import PROTECTIVE_KINDS, Field, IndicatorReset, LineKind, Phase, SwitchKind, phase_text
 from twin.grid.table import flat_names
 from twin.grid.validate.context import Context, Rule, line_to_line_v, popcount
 from twin.grid.validate.findings import Finding, Severity
@@ -625,6 +627,34 @@ def check_protection_ratings(net: Network, ctx: Context) -> list[Finding]:
     return out
 
 
+def check_fault_indicators(net: Network, ctx: Context) -> list[Finding]:
+    """A fault indicator senses phases its line carries, and a voltage or timed reset needs its
+    time. (Its line must exist: ``unknown-line``; its pickup against the load current is a
+    power-flow check, ``fci-pickup``.)"""
+    fci = net.fault_indicator
+    if not len(fci):
+        return []
+    have = ctx.lookup("line", "phases", fci["line"], -1).astype(np.int64)  # -1: unknown line, reported elsewhere
+    ph = fci["phases"].astype(np.int64)
+    bad = (have >= 0) & ((ph & ~have) != 0)
+    out = [Finding(ERROR, "fci-phases", "fault_indicator", (i,), field="phases", value=phase_text(p),
+                   message=f"senses phase(s) {phase_text(p & ~h)}, which line {ln} does not carry "
+                           f"(it has {phase_text(h) or 'none'})",
+                   fix="give the phases of the line it is clamped on, or move it to the right line")
+           for i, p, h, ln in zip(fci.ids[bad].tolist(), ph[bad].tolist(), have[bad].tolist(),
+                                  fci["line"][bad].tolist())]
+    timed = fci["reset"] != int(IndicatorReset.manual)
+    no_time = timed & ~(fci["reset_s"] > 0)
+    if no_time.any():
+        out.append(Finding.many(WARNING, "fci-reset", "fault_indicator", fci.ids[no_time], field="reset_s",
+                                value=float(fci["reset_s"][no_time][0]),
+                                message=f"{int(no_time.sum())} voltage- or timed-reset indicator(s) have no reset "
+                                        f"time: they would clear the instant they flag",
+                                fix="give reset_s in s (voltage reset: tens of seconds; timed: 2, 4, 8 or 24 h), "
+                                    "or set reset to manual"))
+    return out
+
+
 # -- buses ----------------------------------------------------------------------------------------
 
 
@@ -674,6 +704,7 @@ MODEL_RULES: tuple[Rule, ...] = (
     check_rated_voltage,
     check_unserved_customers,
     check_protection_ratings,
+    check_fault_indicators,
     check_coordinates,
     check_bus_voltage,
 )

@@ -10,6 +10,7 @@ powerflow-skipped  warning   the model is too broken to solve (other findings sa
 voltage-range-b    warning   energised nodes outside ANSI C84.1 range B (110-127 V)
 voltage-range-a    warning   energised nodes outside range A (114-126 V) but inside B
 overload           warning   lines, switches and transformers loaded above their rating
+fci-pickup         warning   fault indicators whose trip current is under 1.5 x their line's load current
 =================  ========  ==========================================================
 
 Voltage findings summarise all nodes in one finding per range (the worst buses first), so a
@@ -54,7 +55,8 @@ def check_power_flow(net: Network, ctx: Context) -> list[Finding]:
     except ModelError as err:
         return [Finding(Severity.warning, "powerflow-skipped", err.component, (err.element,) if err.element else (),
                         message=f"the power flow was not run: {err}", fix="correct the errors above first")]
-    return _voltage_findings(result.voltages) + _overloads(net, result.branches)
+    return (_voltage_findings(result.voltages) + _overloads(net, result.branches)
+            + _fci_pickups(net, result.branches))
 
 
 def _voltage_findings(v: pd.DataFrame) -> list[Finding]:
@@ -108,6 +110,35 @@ def _overloads(net: Network, branches: pd.DataFrame) -> list[Finding]:
                     value=float(load_pct.iloc[0]), count=len(load_pct),
                     message=f"{len(load_pct)} element(s) carry more than their rating at this load: {shown}",
                     fix="check the ratings, or reinforce / reconfigure before this model goes live")]
+
+
+FCI_PICKUP_MARGIN = 1.5
+"""A fault indicator's trip current should be at least this multiple of its line's load current:
+below it, cold-load pickup and inrush after a reclose flag it with no fault."""
+
+
+def _fci_pickups(net: Network, branches: pd.DataFrame) -> list[Finding]:
+    """Fault indicators tripping within :data:`FCI_PICKUP_MARGIN` of their line's largest phase
+    current at this load (the model's peak): they would flag on load, not on faults."""
+    fci = net.fault_indicator
+    if not len(fci) or branches.empty:
+        return []
+    lines = branches[branches["element"].str.startswith("line.")]
+    amps = lines.groupby("element")["i_amps"].max()
+    load = amps.reindex("line." + pd.Index(fci["line"].astype(str))).to_numpy(dtype=float)
+    ratio = fci["trip_a"] / load
+    bad = np.isfinite(ratio) & (ratio < FCI_PICKUP_MARGIN)
+    if not bad.any():
+        return []
+    order = np.argsort(ratio[bad])
+    ids, worst = fci.ids[bad][order], int(np.flatnonzero(bad)[order[0]])
+    return [Finding(Severity.warning, "fci-pickup", "fault_indicator", tuple(ids[:_SHOWN].tolist()), field="trip_a",
+                    value=float(fci["trip_a"][worst]), count=int(bad.sum()),
+                    message=f"{int(bad.sum())} fault indicator(s) trip within {FCI_PICKUP_MARGIN:g} x their line's "
+                            f"load current: {fci.ids[worst]} trips at {fci['trip_a'][worst]:.0f} A, its line "
+                            f"carries {load[worst]:.0f} A",
+                    fix=f"raise trip_a to at least {FCI_PICKUP_MARGIN:g} x the peak load (or fit auto-adjusting "
+                        f"indicators); it must stay below the least fault current the indicator should see")]
 
 
 POWERFLOW_RULES = (check_power_flow,)
