@@ -6,6 +6,7 @@
     twin powerflow MODEL [--csv F] [--json] [--losses] [--hour H]  solve the unbalanced power flow
     twin shortcircuit MODEL [--bus B] [--csv F]  fault currents at every bus, or one fault in full
     twin simulate MODEL [--hours H] [--storm NAME] [--seed S] [--events F]  the world alone, a storm day
+                                              (an imported feeder gets customers and protection: --save-model DIR)
     twin demo [--out DIR]                     the end-to-end demonstration behind `make demo`
 """
 
@@ -64,6 +65,8 @@ def _parser() -> argparse.ArgumentParser:
     w.add_argument("--storm", choices=["thunderstorm", "hurricane", "ice"], help="a built-in storm (default: blue sky)")
     w.add_argument("--seed", type=int, default=0, help="seed of every random draw (default 0)")
     w.add_argument("--events", type=Path, help="write the event stream here as JSON lines")
+    w.add_argument("--save-model", type=Path, help="an imported feeder: write it, with the customers and protection "
+                   "attached for the run, as a native model folder")
 
     d = sub.add_parser("demo", help="generate, validate and query a territory and the IEEE feeders")
     d.add_argument("--out", type=Path, default=Path("out"), help="folder for generated models")
@@ -93,7 +96,8 @@ def main(argv: list[str] | None = None) -> int:
             return _shortcircuit(args.model, bus=args.bus, csv=args.csv, kind=args.type, phases=args.phases,
                                  r_fault_ohm=args.r_fault, temporary=args.temporary)
         if args.command == "simulate":
-            return _simulate(args.model, hours=args.hours, storm=args.storm, seed=args.seed, events=args.events)
+            return _simulate(args.model, hours=args.hours, storm=args.storm, seed=args.seed, events=args.events,
+                             save_model=args.save_model)
         if args.command == "demo":
             from twin.demo import run_demo
 
@@ -185,7 +189,8 @@ def _protection_response(net, bus: str, peak, temporary: bool, out) -> None:
           f"{response.expected})" if response.miscoordinated else ""), file=out)
 
 
-def _simulate(model: str, *, hours: float, storm: str | None, seed: int, events: Path | None) -> int:
+def _simulate(model: str, *, hours: float, storm: str | None, seed: int, events: Path | None,
+              save_model: Path | None = None) -> int:
     from twin.world.simulate import run_world
 
     if model.startswith("territory:"):
@@ -195,10 +200,51 @@ def _simulate(model: str, *, hours: float, storm: str | None, seed: int, events:
     else:
         from twin.grid.io import load_model
 
-        net = load_model(model)
+        net = _ready_for_world(load_model(model), storm=storm, save_model=save_model)
     _, summary = run_world(net, hours=hours, storm=storm, seed=seed, events_path=events)
     print(summary.text())
     return 0
+
+
+def _ready_for_world(net, *, storm: str | None, save_model: Path | None):
+    """An imported feeder as the world needs it: coordinates in metres, customers at its loads and a
+    default protection scheme, each only where the model has none (customers from a fixed seed, so
+    that every --seed lives on the same feeder); one line says what was done."""
+    import numpy as np
+
+    from twin.errors import ModelError
+    from twin.grid.customers import attach_customers, coordinate_unit, coordinates_in_metres, needs_customers
+    from twin.grid.protection_plan import default_protection, needs_protection
+
+    done = []
+    placed = bool(np.isfinite(net.bus["x"]).any())
+    if storm and not placed:
+        raise ModelError("no bus has coordinates, so no storm can be placed over it", component="network",
+                         element=net.name, fix="load a script that reads BusCoords (the IEEE feeders' run_*.dss) or "
+                                               "give the buses x, y")
+    if placed and net.coord_units != "m":
+        unit, _ = coordinate_unit(net)
+        net = coordinates_in_metres(net)
+        done.append("schematic coordinates scaled to metres" if unit == "schematic" else
+                    f"coordinates from {unit} to metres")
+    if needs_customers(net):
+        net = attach_customers(net, np.random.default_rng(0))
+        done.append(f"{len(net.service_point):,} customers at its {len(net.load)} loads")
+    if needs_protection(net):
+        before = len(net.switch)
+        net = default_protection(net)
+        kinds = net.switch["kind"][before:]
+        done.append(f"default protection ({int((kinds == 0).sum())} breaker(s), {int((kinds == 1).sum())} "
+                    f"recloser(s), {int((kinds == 3).sum())} fuse(s))")
+    if save_model is not None:
+        from twin.grid.native import save_native
+
+        save_native(net, save_model)
+    if done:
+        keep = (f"saved with them to {save_model}: simulate that folder from now on" if save_model is not None else
+                "add --save-model DIR to keep them, in a native model folder")
+        print(f"{net.name}: for this run, {'; '.join(done)} ({keep})")
+    return net
 
 
 def _outage(model: str, device: str, *, normal: bool) -> int:
