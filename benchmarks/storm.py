@@ -49,6 +49,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--hours", type=float, default=24.0)
     parser.add_argument("--storm", default="hurricane")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--timeout-s", type=float, default=3600.0, help="give up on one size after this long")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -57,13 +58,17 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{platform.node()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
           f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {args.hours:g} h of {args.storm}, seed {args.seed}")
     print("customers | faults (permanent, per 1k customers) | interrupted | customer-minutes | last gasps | calls | "
-          "repairs | solves | events | wall | sim/wall | events/s | peak memory")
-    print("--- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | ---")
+          "repairs | comms sites down | overloads | taps | solves | events | wall | sim/wall | events/s | peak memory")
+    print("--- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | ---")
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
     for n in args.customers:
         cmd = [sys.executable, __file__, "--child", "--customers", str(n), "--hours", str(args.hours),
                "--storm", args.storm, "--seed", str(args.seed)]
-        done = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+        try:
+            done = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False, timeout=args.timeout_s)
+        except subprocess.TimeoutExpired:
+            print(f"{n:,} | stopped after {args.timeout_s:.0f} s", flush=True)
+            continue
         if done.returncode:
             print(f"{n:,} | FAILED: {done.stderr.strip().splitlines()[-1] if done.stderr.strip() else done.returncode}")
             continue
@@ -71,7 +76,8 @@ def main(argv: list[str] | None = None) -> None:
         wall = r["wall_s"]
         print(f"{n:,} | {r['faults']} ({r['permanent_faults']}, {1000 * r['permanent_faults'] / n:.2f}) | "
               f"{r['customers_interrupted']:,} | {r['customer_minutes']:,.0f} | {r['last_gasps']:,} | {r['calls']:,} | "
-              f"{r['repairs']} | {r['solves']} | {r['events']:,} | {wall:.1f} s | {r['hours'] * 3600 / wall:,.0f}x | "
+              f"{r['repairs']} | {r.get('comms_failures', 0)} | {r.get('overloads', 0)} | {r.get('tap_changes', 0):,} | "
+              f"{r['solves']} | {r['events']:,} | {wall:.1f} s | {r['hours'] * 3600 / wall:,.0f}x | "
               f"{r['events'] / wall:,.0f} | {r['peak_mib']:,.0f} MiB", flush=True)
         if n == 100_000:
             ok = wall < 120.0 and r["peak_mib"] < 4096

@@ -43,17 +43,23 @@ class WorldSummary:
     calls: int
     repairs: int
     comms_failures: int
+    overloads: int
     solves: int
     events: int
     wall_s: float
+    tap_changes: int = 0  # regulator steps (their controllers' and SCADA's)
+    capacitor_switchings: int = 0
+    low_voltage_alarms: int = 0  # meters' brown-out exceptions the head-end received
 
     def text(self) -> str:
         ratio = self.hours * 3600.0 / self.wall_s if self.wall_s > 0 else float("inf")
         return (f"{self.hours:g} h of {self.storm or 'blue sky'}: {self.faults} faults ({self.permanent_faults} "
                 f"permanent); {self.customers_interrupted:,} of {self.customers:,} customers interrupted, "
                 f"{self.customer_minutes:,.0f} customer-minutes; {self.last_gasps:,} last gasps, {self.restores:,} "
-                f"power restores, {self.calls:,} calls; {self.repairs} repairs; {self.comms_failures} communication "
-                f"sites down; {self.solves} power-flow solves; "
+                f"power restores, {self.low_voltage_alarms:,} low-voltage alarms, {self.calls:,} calls; "
+                f"{self.repairs} repairs; {self.comms_failures} communication "
+                f"sites down; {self.overloads} overload failures; {self.solves} power-flow solves; "
+                f"{self.tap_changes:,} tap changes, {self.capacitor_switchings:,} capacitor switchings; "
                 f"{self.events:,} events in {self.wall_s:.1f} s wall ({ratio:,.0f}x real time)")
 
 
@@ -61,11 +67,14 @@ def run_world(net: Network, *, hours: float = 24.0, storm: str | None = None, se
               start: datetime = DEFAULT_START, events_path: str | Path | None = None) -> tuple[World, WorldSummary]:
     """Run the world alone for ``hours`` under ``storm`` (a built-in storm's name, None: blue sky)."""
     from twin.callers.calls import Callers
+    from twin.world.controls import Controls
     from twin.field_devices.devices import FieldDevices
+    from twin.field_devices.indicators import FaultIndicators
     from twin.world.comms import CommsSites
     from twin.meters.fleet import MeterFleet
     from twin.world.crews import Crews
     from twin.world.loads import LoadModel
+    from twin.world.overloads import Overloads
     from twin.world.temperature import Temperature
     from twin.world.exposure import segment_exposure
     from twin.world.faults import FaultCause, sample_faults
@@ -76,11 +85,14 @@ def run_world(net: Network, *, hours: float = 24.0, storm: str | None = None, se
     if writer is not None:
         world.events.subscribe(writer)
     fleet = MeterFleet(world)
+    Controls(world)  # regulators' and capacitor banks' controllers (the field devices find them: world.controls)
     devices = FieldDevices(world)
     callers = Callers(world)
     world.events.subscribe(lambda e: callers.report_wires_down(e.data["line"], e.time_s)
                            if e.kind == EventKind.fault and e.data.get("wire_down") else None)
+    FaultIndicators(world)  # the crews find it as world.fault_indicators
     Crews(world)
+    Overloads(world)
     try:
         bounds = territory_bounds(net)
     except ValueError:  # no coordinates: no storm can be placed, nor the communication sites
@@ -128,5 +140,7 @@ def _summary(world: World, hours: float, storm: str, table, wall_s: float) -> Wo
         momentary_events=momentary, last_gasps=kinds.count("last_gasp"), restores=kinds.count("power_restore"),
         calls=kinds.count("call"), repairs=sum(1 for e in events if e.kind == EventKind.crew
                                                and e.data.get("action") == "repaired"),
+        overloads=kinds.count("overload"),
         comms_failures=sum(1 for e in events if e.kind == EventKind.comms and not e.data["up"]),
-        solves=grid.solves, events=len(events), wall_s=wall_s)
+        solves=grid.solves, events=len(events), wall_s=wall_s, tap_changes=kinds.count("tap"),
+        capacitor_switchings=kinds.count("capacitor"), low_voltage_alarms=kinds.count("low_voltage"))

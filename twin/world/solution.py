@@ -3,8 +3,9 @@
 A territory's substations share nothing electrically while their ties are open: each is a part
 (:func:`twin.grid.subnetwork.parts`) with its own source, solved on its own. A storm changes a few
 feeders at a time, so a re-solve re-factors only the parts whose switch, tap or capacitor states
-changed since their last solve, and re-iterates only the parts whose state or loads changed; the
-others keep their solution. When a tie closes, the parts it joins become one (split anew from the
+changed since their last solve (where only taps or banks moved, their Y is updated in place and
+refactored), and re-iterates only the parts whose state or loads changed; the others keep their
+solution. When a tie closes, the parts it joins become one (split anew from the
 model, once for that configuration). A part without a source is dead: nothing to solve.
 
 :class:`PartSolver` keeps the parts and their prepared networks; :meth:`PartSolver.solve` returns a
@@ -49,15 +50,17 @@ class PartSolution:
     def _flows(self) -> dict:
         return {}
 
-    def terminal_flows(self, table: str, terminal: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def terminal_phases(self, table: str, terminal: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Flows into the part's elements of ``table`` at ``terminal`` (0-based: a line's or
-        switch's from end, a transformer's first winding): the whole network's rows, the largest
-        phase current (A) and the apparent power summed over the phases (VA); dead elements 0."""
+        switch's from end, a transformer's first winding): the whole network's rows, the phase
+        currents ((k, 3) complex A, by slot A, B, C) and the complex power summed over the phases
+        (VA); 0 for dead elements."""
         key = (table, terminal)
         if key not in self._flows:
             prep, f = self.prep, self.prep.flows
             global_rows = self.rows[table]
-            amps, power = np.zeros(len(global_rows)), np.zeros(len(global_rows), complex)
+            current = np.zeros((len(global_rows), 3), complex)
+            power = np.zeros(len(global_rows), complex)
             ends = np.flatnonzero((f.table == table) & (f.terminal == terminal) & (f.node >= 0)
                                   & (f.node < prep.nodes.n))
             if len(ends):
@@ -68,9 +71,9 @@ class PartSolution:
                 i_node = np.zeros(len(keys), complex)
                 np.add.at(i_node, at, i_end)
                 element, node = keys // (prep.n + 1), keys % (prep.n + 1)
-                np.maximum.at(amps, element, np.abs(i_node))
+                current[element, prep.nodes.slot[node]] = i_node
                 np.add.at(power, element, self.v[node] * np.conj(i_node))
-            self._flows[key] = (global_rows, amps, np.abs(power))
+            self._flows[key] = (global_rows, current, power)
         return self._flows[key]
 
     @cached_property
@@ -153,16 +156,22 @@ class Solution:
             self._extra["v_pu"] = np.abs(self.bus_v()) / base[:, None]
         return self._extra["v_pu"]
 
-    def terminal_flows(self, table: str, terminal: int = 0) -> tuple[np.ndarray, np.ndarray]:
-        """Per row of the whole network's ``table``: the largest phase current (A) and the
-        apparent power over the phases (VA) flowing in at ``terminal`` (0-based); 0 for a dead
-        element, NaN for one in no solved part (an open tie, a part without a source)."""
+    def terminal_phases(self, table: str, terminal: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """Per row of the whole network's ``table``: the phase currents ((n, 3) complex A, slots
+        A, B, C) and the complex power over the phases (VA) flowing in at ``terminal`` (0-based);
+        0 for a dead element, NaN for one in no solved part (an open tie, a part without a source)."""
         n = len(self.net.table(table))
-        amps, va = np.full(n, np.nan), np.full(n, np.nan)
+        current, power = np.full((n, 3), np.nan, complex), np.full(n, np.nan, complex)
         for p in self.parts:
-            rows, a, s = p.terminal_flows(table, terminal)
-            amps[rows], va[rows] = a, s
-        return amps, va
+            rows, i, s = p.terminal_phases(table, terminal)
+            current[rows], power[rows] = i, s
+        return current, power
+
+    def terminal_flows(self, table: str, terminal: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """Per row of ``table``: the largest phase current (A) and the apparent power (VA) in at
+        ``terminal`` (see :meth:`terminal_phases`)."""
+        current, power = self.terminal_phases(table, terminal)
+        return np.fmax.reduce(np.abs(current), axis=1), np.abs(power)  # fmax: NaN only where all are
 
     @cached_property
     def voltages(self) -> pd.DataFrame:
@@ -191,7 +200,8 @@ class PartSolver:
         self._normal_open = np.asarray(net.switch["normal_open"], bool)
         self._layout: tuple[bytes, list[_Part]] | None = None
         self._parts: dict[bytes, _Part] = {}  # by the rows of its buses
-        self.prepared = 0  # parts factored (a count for benchmarks)
+        self.prepared = 0  # parts prepared anew (a count for benchmarks)
+        self.updated = 0  # parts whose taps or capacitor banks changed: Y updated, refactored
         self.solved = 0  # parts iterated
 
     def _layout_for(self, switch_open: np.ndarray) -> list[_Part]:
@@ -222,6 +232,7 @@ class PartSolver:
         table's ``tap_pu``), capacitor states (bool per capacitor row) and load multipliers (scalar
         or per load row); parts whose state and loads did not change keep their solution."""
         from twin.grid.powerflow import prepare, summarise
+        from twin.grid.powerflow.control import update_prepared
 
         net = self.net
         tap_pu = np.asarray(net.transformer["tap_pu"] if tap_pu is None else tap_pu, float)
@@ -241,11 +252,19 @@ class PartSolver:
             start = None
             if state != part.state or part.prep is None:
                 pn = part.net
-                part.prep = prepare(pn.replace(switch=pn.switch.with_columns(open=sw_open),
-                                               transformer=pn.transformer.with_columns(tap_pu=taps),
-                                               capacitor=pn.capacitor.with_columns(closed=closed)))
+                net_now = pn.replace(switch=pn.switch.with_columns(open=sw_open),
+                                     transformer=pn.transformer.with_columns(tap_pu=taps),
+                                     capacitor=pn.capacitor.with_columns(closed=closed))
+                if part.prep is not None and np.array_equal(sw_open, part.prep.net.switch["open"]):
+                    # only taps or banks moved: Y updated in place of those elements, refactored
+                    old = part.prep.net
+                    part.prep = update_prepared(part.prep, net_now, np.asarray(old.transformer["tap_pu"], float), taps,
+                                                np.asarray(old.capacitor["closed"], bool), closed)
+                    self.updated += 1
+                else:
+                    part.prep = prepare(net_now)
+                    self.prepared += 1
                 part.state = state
-                self.prepared += 1
             elif part.solution is not None:
                 start = part.solution.v  # the same prepared network: start from its last solution
             try:
