@@ -74,7 +74,7 @@ class Overloads:
     """Transformers' thermal state and fuses' melting under load, from the world's solves."""
 
     def __init__(self, world, params: OverloadParameters = OverloadParameters()) -> None:
-        from twin.grid.tcc import FuseSettings, settings_from_switch
+        from twin.grid.tcc import FuseSettings, min_operating_a, settings_from_switch
 
         self.world, self.params = world, params
         self.rng = world.streams("overloads")
@@ -101,6 +101,7 @@ class Overloads:
                 fuses.append(int(k))
                 settings.append(s)
         self.fuse_rows, self.fuse_settings = np.array(fuses, np.int64), settings
+        self.fuse_min_a = np.array([min_operating_a(f) for f in settings], float)  # melts above this
         starting = {}
         for i, b in zip(line.ids, line["from_bus"]):
             starting.setdefault(str(b), str(i))
@@ -143,21 +144,22 @@ class Overloads:
         self._fuses(r, now)
 
     def _fuses(self, r, now: float) -> None:
+        """Fuses carrying more than their minimum melting current start melting; those whose load
+        fell below it, or that opened, stop."""
         from twin.grid.tcc import fuse_max_melt_s, fuse_min_melt_s
 
         if not len(self.fuse_rows):
             return
         amps, _ = r.terminal_flows("switch")
-        grid = self.world.grid
-        for j, (k, s) in enumerate(zip(self.fuse_rows.tolist(), self.fuse_settings)):
-            i = float(np.nan_to_num(amps[k]))
-            melt_s = float(np.sqrt(fuse_min_melt_s(s, i) * fuse_max_melt_s(s, i)))
-            if grid.switch_open[k] or not np.isfinite(melt_s):
-                self.fuse_melt_at[j] = np.nan
-                continue
-            if np.isnan(self.fuse_melt_at[j]):
+        i = np.nan_to_num(amps[self.fuse_rows])
+        hot = (i >= self.fuse_min_a) & ~self.world.grid.switch_open[self.fuse_rows]
+        self.fuse_melt_at[~hot] = np.nan
+        for j in np.flatnonzero(hot & np.isnan(self.fuse_melt_at)).tolist():
+            s = self.fuse_settings[j]
+            melt_s = float(np.sqrt(fuse_min_melt_s(s, i[j]) * fuse_max_melt_s(s, i[j])))
+            if np.isfinite(melt_s):
                 self.fuse_melt_at[j] = now + melt_s
-                self.world.env.process(self._melt(j, now + melt_s, i))
+                self.world.env.process(self._melt(j, now + melt_s, float(i[j])))
 
     def _melt(self, j: int, at_s: float, amps: float):
         env = self.world.env
