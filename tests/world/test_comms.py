@@ -85,3 +85,18 @@ def test_same_seed_same_comms_events(net):
         world.run_to(storm.end_s)
         runs.append([e.to_json() for e in world.events.events if e.kind == EventKind.comms])
     assert runs[0] == runs[1] and runs[0]
+
+
+def test_communicating_fault_indicators_hang_on_cellular_sites(net):
+    from twin.field_devices.indicators import FaultIndicators
+
+    world = World(net, seed=1, resolve=False)
+    fci = FaultIndicators(world)
+    sites = CommsSites(world, indicators=fci)
+    remote = np.flatnonzero(fci.remote)
+    assert len(remote) and (sites.fci_site[~fci.remote] == -1).all()
+    assert (sites.kind[sites.fci_site[remote]] == CELL).all()
+    site = int(sites.fci_site[remote[0]])
+    sites._change(np.array([site]), down=True, why="test")
+    behind = np.flatnonzero(sites.fci_site == site)
+    assert not fci.comms_up[behind].any() and fci.comms_up[np.setdiff1d(remote, behind)].all()

@@ -1,8 +1,8 @@
 """Communication sites: the cellular sites and AMI collectors the world's devices and meters talk
 through, and how a storm takes them out.
 
-Field RTUs (reclosers, switches, capacitor and regulator controllers) reach SCADA over a cellular
-modem through the nearest *cellular site*; meters reach the head-end through the nearest *AMI
+Field RTUs (reclosers, switches, capacitor and regulator controllers) and communicating fault
+indicators reach SCADA over a cellular modem through the nearest *cellular site*; meters reach the head-end through the nearest *AMI
 collector* (the mesh's take-out point). Substation RTUs are on the utility's own hardened,
 generator-backed network and are not failed here (a scenario can still script it). The sites
 stand on a square grid over the territory (:attr:`CommsParameters.cell_spacing_m`,
@@ -64,11 +64,14 @@ class CommsSites:
 
     ``devices``: a :class:`~twin.field_devices.devices.FieldDevices` (its field RTUs hang on
     cellular sites), ``fleet``: a :class:`~twin.meters.fleet.MeterFleet` (meters on collectors),
+    ``indicators``: a :class:`~twin.field_devices.indicators.FaultIndicators` (its communicating
+    indicators on cellular sites),
     ``storm``: the storm whose hazard damages sites (None: blue sky, only power can fail them)."""
 
-    def __init__(self, world, *, devices=None, fleet=None, storm: Storm | None = None,
+    def __init__(self, world, *, devices=None, fleet=None, indicators=None, storm: Storm | None = None,
                  params: CommsParameters = CommsParameters()) -> None:
         self.world, self.devices, self.fleet, self.storm, self.params = world, devices, fleet, storm, params
+        self.indicators = indicators
         self.rng = world.streams("comms_sites")
         net = world.grid.net
         x0, y0, x1, y1 = territory_bounds(net)
@@ -116,6 +119,12 @@ class CommsSites:
             xy = np.stack([d.rtu_x, d.rtu_y], axis=1)
             site = cells[cKDTree(np.stack([self.x[cells], self.y[cells]], axis=1)).query(xy)[1]]
             self.rtu_site = np.where(field & np.isfinite(xy).all(axis=1), site, -1)
+        self.fci_site = np.zeros(0, np.int64)
+        if self.indicators is not None and len(self.indicators.ids):
+            fci = self.indicators
+            xy = np.stack([fci.x, fci.y], axis=1)
+            site = cells[cKDTree(np.stack([self.x[cells], self.y[cells]], axis=1)).query(np.nan_to_num(xy))[1]]
+            self.fci_site = np.where(fci.remote & np.isfinite(xy).all(axis=1), site, -1)
         self.meter_site = np.zeros(0, np.int64)
         if self.fleet is not None and len(net.service_point):
             b = net.bus.index(net.service_point["bus"])
@@ -205,6 +214,10 @@ class CommsSites:
             if len(rtus):
                 names = self.devices.ids[np.isin(self.devices.rtu, rtus)]
                 self.devices.set_comms(names.tolist(), up=not down, now=now)
+        if self.indicators is not None and len(self.fci_site):
+            rows = np.flatnonzero(np.isin(self.fci_site, sites))
+            if len(rows):
+                self.indicators.set_comms(self.indicators.ids[rows].tolist(), up=not down, now=now)
         if self.fleet is not None and len(self.meter_site):
             rows = np.flatnonzero(np.isin(self.meter_site, sites))
             if len(rows):

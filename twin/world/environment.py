@@ -65,6 +65,8 @@ class World:
         self._solver = None  # the parts of the network and their factorisations, kept between solves
         self.last_result_s = float("-inf")  # when it was solved
         self.load_model = None  # a twin.world.loads.LoadModel attaches itself here; else the model's peak loads
+        self.controls = None  # the regulators' and banks' controllers (twin.world.controls.Controls), once attached
+        self.fault_indicators = None  # the virtual FCIs (twin.field_devices.indicators), once attached
         self.events.subscribe(self._on_event)
 
     # -- running ---------------------------------------------------------------------------------

@@ -90,7 +90,7 @@ def run_world(net: Network, *, hours: float = 24.0, storm: str | None = None, se
     callers = Callers(world)
     world.events.subscribe(lambda e: callers.report_wires_down(e.data["line"], e.time_s)
                            if e.kind == EventKind.fault and e.data.get("wire_down") else None)
-    FaultIndicators(world)  # the crews find it as world.fault_indicators
+    indicators = FaultIndicators(world)  # the crews find it as world.fault_indicators
     Crews(world)
     Overloads(world)
     try:
@@ -105,7 +105,7 @@ def run_world(net: Network, *, hours: float = 24.0, storm: str | None = None, se
                                              centre_xy=centre, days=int(hours // 24) + 2))
     end_s = float(hours) * 3600.0
     if bounds is not None:
-        CommsSites(world, devices=devices, fleet=fleet, storm=weather)
+        CommsSites(world, devices=devices, fleet=fleet, indicators=indicators, storm=weather)
     exposure = segment_exposure(net, world.streams("exposure"))
     table = sample_faults(exposure, weather, 0.0, end_s, world.streams("faults"))
     lines = net.line.ids
