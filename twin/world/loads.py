@@ -66,6 +66,20 @@ def seasonal(day_of_year: int, params: LoadParameters) -> float:
     return 1.0 + params.seasonal_swing * float(np.cos(2 * np.pi * (day_of_year - params.summer_peak_day) / 365.25))
 
 
+def majority_class(owner: np.ndarray, cls: np.ndarray, n: int) -> np.ndarray:
+    """The class most of each owner's customers have (``owner``: a row per customer, -1 none;
+    ties to the lowest class code; residential where an owner has none)."""
+    out = np.full(n, int(CustomerClass.residential), np.int64)
+    has = owner >= 0
+    if not has.any():
+        return out
+    codes = int(cls.max()) + 1
+    counts = np.bincount(owner[has] * codes + cls[has], minlength=n * codes).reshape(n, codes)
+    some = counts.sum(axis=1) > 0
+    out[some] = np.argmax(counts[some], axis=1)
+    return out
+
+
 class LoadModel:
     """Each load's draw over time in a world (a scale on its peak): attach with ``LoadModel(world)``;
     with a :class:`~twin.world.temperature.Temperature`, the weather moves it from the normal
@@ -80,9 +94,7 @@ class LoadModel:
         if len(sp) and len(load):
             known = sp["load"] != ""
             self.sp_load[known] = load.index(sp["load"][known])
-            for row in np.unique(self.sp_load[self.sp_load >= 0]):
-                cls, count = np.unique(np.asarray(sp["cls"])[self.sp_load == row], return_counts=True)
-                self.classes[row] = int(cls[np.argmax(count)])
+            self.classes = majority_class(self.sp_load, np.asarray(sp["cls"], np.int64), len(load))
         self.out_since = np.full(len(load), np.nan)  # when a load lost its last customer's power
         self.back_at = np.full(len(load), np.nan)  # when a long outage of the load ended
         world.grid.listeners.append(self._power_changed)
