@@ -210,3 +210,17 @@ def test_loads_follow_the_day_and_come_back_cold_after_a_long_outage():
     world.run_to(world.now + 600.0)
     world.grid.operate(world.now, fuse, open_=False, why="test")
     assert np.all(loads.back_at[rows] == t)
+
+
+def test_a_fault_the_model_cannot_hold_is_refused_before_it_stops_the_world():
+    from twin.errors import ModelError
+    from twin.world.environment import World
+
+    net = generate_territory(300, seed=2)
+    world = World(net, seed=1)
+    with pytest.raises(ModelError, match="no line 'NOPE'"):
+        world.inject(Fault("NOPE"), at_s=10.0)
+    with pytest.raises(ModelError, match="off line"):
+        world.inject(Fault(str(net.line.ids[0]), location=1.5), at_s=10.0)
+    world.run_to(100.0)  # nothing was scheduled: the world runs on
+    assert not world.grid.outages

@@ -94,7 +94,18 @@ class World:
     # -- what happens ----------------------------------------------------------------------------
 
     def inject(self, fault: Fault, *, at_s: float | None = None) -> None:
-        """A fault at simulated time ``at_s`` (now by default)."""
+        """A fault at simulated time ``at_s`` (now by default). A fault the model cannot hold (an
+        unknown line, a location off the segment) is refused now with a
+        :class:`~twin.errors.ModelError`, before anything is scheduled: it never stops a running world."""
+        from twin.errors import ModelError
+
+        if self.grid.net.line.get(fault.line) is None:
+            raise ModelError(f"no line '{fault.line}' to fault in {self.grid.net.name}", component="line",
+                             element=fault.line, fix="name a line of the model (twin validate lists them)")
+        if not 0.0 <= float(fault.location) <= 1.0:
+            raise ModelError(f"fault location {fault.location} is off line '{fault.line}'", component="line",
+                             element=fault.line, field="location",
+                             fix="give the location as a share of the segment from its from-bus, 0 to 1")
         delay = 0.0 if at_s is None else max(0.0, float(at_s) - self.now)
         self.env.process(self._after(delay, self.fault(fault)))
 
