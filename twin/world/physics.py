@@ -83,7 +83,6 @@ class GridState:
     _sp_bus: object = field(default=None, init=False, repr=False)  # bus row of each service point
     _ranges: object = field(default=None, init=False, repr=False)  # switches' depth-first ranges, normal tree
     _cover: object = field(default=None, init=False, repr=False)  # open devices above each depth-first position
-    _by_position: object = field(default=None, init=False, repr=False)  # customers sorted by their bus's position
     _outage_of: object = field(default=None, init=False, repr=False)  # per customer: its active outage, -1
     _split: object = field(default=None, init=False, repr=False)  # the normal configuration's parts
     listeners: list = field(default_factory=list, init=False, repr=False)
@@ -111,6 +110,7 @@ class GridState:
         still holds), from that tree: the customers below each opened device are a range of its
         depth-first order (kept as :meth:`_cover_now`, which :meth:`_energised_after` then updates
         change by change); else from the topology of the present states."""
+        from twin.grid.energisation import live_buses
         from twin.grid.topology import build_topology
 
         sp = self.net.service_point
@@ -121,24 +121,17 @@ class GridState:
             self._cover = None
             net = self.network()
             return build_topology(net).energised[self._customer_bus()]
-        topo = self.normal_topology()
         self._cover = self._cover_now()
-        dead = self._cover > 0  # by depth-first position
-        bus_live = topo.energised.copy()
-        live_rows = np.flatnonzero(bus_live)
-        bus_live[live_rows] = ~dead[topo.tin[live_rows]]
-        return bus_live[self._customer_bus()]
+        return live_buses(self.normal_topology(), self._cover)[self._customer_bus()]
 
     def _cover_now(self) -> np.ndarray:
         """Per depth-first position of the normal tree: how many open, normally closed devices
         lie above it (0: it has power, where the tree is energised)."""
+        from twin.grid.energisation import cover_of
+
         normal_open = np.asarray(self.net.switch["normal_open"], bool)
         rows, lo, hi = self._subtrees()
-        cut = (self.switch_open & ~normal_open)[rows]
-        cover = np.zeros(len(self.normal_topology().order) + 1, np.int64)
-        np.add.at(cover, lo[cut], 1)
-        np.add.at(cover, hi[cut], -1)
-        return np.cumsum(cover)[:-1]
+        return cover_of(len(self.normal_topology().order), lo, hi, (self.switch_open & ~normal_open)[rows])
 
     def _energised_after(self, row: int, opened: bool) -> np.ndarray:
         """Who has power once switch ``row`` has opened (or closed), from who had it before: only
@@ -148,35 +141,26 @@ class GridState:
         normal_open = np.asarray(self.net.switch["normal_open"], bool)
         if normal_open[row] or (normal_open & ~self.switch_open).any() or self._cover is None:
             return self._energised()
-        if self._by_position is None:
-            topo = self.normal_topology()
-            bus = self._customer_bus()
-            position = np.where(topo.energised[bus], topo.tin[bus], -1)
-            order = np.argsort(position, kind="stable")
-            self._by_position = (order, position[order], position)
-        order, sorted_position, position = self._by_position
+        from twin.grid.energisation import customers_in
+
+        topo = self.normal_topology()
+        bus = self._customer_bus()
         rows, lo, hi = self._subtrees()
         after = self.energised_customers.copy()
         for k in np.flatnonzero(rows == row):
             a, b = int(lo[k]), int(hi[k])
             self._cover[a:b] += 1 if opened else -1
-            first, end = np.searchsorted(sorted_position, [a, b])
-            inside = order[first:end]
-            after[inside] = self._cover[position[inside]] == 0
+            inside = customers_in(topo, a, b)
+            after[inside] = topo.energised[bus[inside]] & (self._cover[topo.tin[bus[inside]]] == 0)
         return after
 
     def _subtrees(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """For each switch of the normal tree, the depth-first ranges it feeds: (switch rows, first,
-        end) arrays, made once."""
+        """For each switch of the normal tree, the depth-first range it feeds: (switch rows,
+        first, end) arrays, made once (:func:`twin.grid.energisation.switch_ranges`)."""
+        from twin.grid.energisation import switch_ranges
+
         if self._ranges is None:
-            topo = self.normal_topology()
-            rows, lo, hi = [], [], []
-            for row, name in enumerate(self.net.switch.ids):
-                for first, end in topo.subtree_ranges(f"switch.{name}"):
-                    rows.append(row)
-                    lo.append(first)
-                    hi.append(end)
-            self._ranges = (np.array(rows, np.int64), np.array(lo, np.int64), np.array(hi, np.int64))
+            self._ranges = switch_ranges(self.normal_topology())
         return self._ranges
 
     def _customer_bus(self) -> np.ndarray:
