@@ -33,3 +33,14 @@ def test_the_rule_catches_a_forbidden_import(tmp_path: Path) -> None:
     bad = tmp_path / "bad.py"
     bad.write_text("def f():\n    import simpy\n    from twin.world import territory\n")
     assert {"simpy", "twin.world"} <= imports_of(bad)
+
+
+FORBIDDEN_IN_IDMS = ("simpy", "faker", "twin.world", "twin.meters", "twin.callers", "twin.field_devices",
+                     "twin.instructor")
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "idms").rglob("*.py")), ids=lambda p: p.name)
+def test_idms_sees_the_world_only_through_its_interfaces(path: Path) -> None:
+    bad = {m for m in imports_of(path) for f in FORBIDDEN_IN_IDMS if m == f or m.startswith(f + ".")}
+    assert not bad, (f"{path.relative_to(ROOT.parent)} imports {sorted(bad)}: the IDMS reaches the world "
+                     "only through twin.idms.interfaces, so that it runs unchanged on real devices")
