@@ -38,6 +38,9 @@ event; going on and off duty and call-outs are ``shift`` events.
 
 Switching on order: :meth:`Crews.order_switch` sends a crew to open or close a device and report
 back; it refuses to close onto a fault that a crew has found and nobody has repaired.
+Outages on order: :meth:`Crews.order_outage` sends a named crew to the outage behind a device (an
+IDMS's dispatcher choosing the crew); such a job's ``needs line crew`` waits for the dispatcher to
+name the line crew.
 
 With no IDMS running (``twin simulate``) an automatic dispatcher sends a crew to each sustained
 outage of a fault (still out :attr:`CrewParameters.sustained_s` after it began), in the order
@@ -168,6 +171,10 @@ class OrderResult:
     line: str = ""
 
 
+AWAIT_ORDER = -2
+"""A job's ``crew`` when it waits for a dispatcher to name the crew (:meth:`Crews.order_outage`)."""
+
+
 @dataclass
 class _Job:
     """Work waiting for a crew or under way: an outage (``outage`` its index) or a switching order."""
@@ -177,7 +184,7 @@ class _Job:
     device: str = ""
     open_: bool = False
     by: str = ""
-    crew: int = -1  # the crew it must go to (-1: any suitable)
+    crew: int = -1  # the crew it must go to (-1: any suitable; AWAIT_ORDER: the one a dispatcher names next)
     needs: Skill | None = None  # None: not known until the patrol finds the fault
     located: bool = False  # the fault was found (by a troubleshooter): no patrol
     done: object = None  # a switching order's SimPy event, succeeded with its OrderResult
@@ -379,6 +386,8 @@ class Crews:
         """The crew for a job, -1 when none is free: the one named; else the nearest free crew on
         duty with the skill needed (for a patrol, a troubleshooter before a line crew)."""
         free = self.on_duty & ~self.busy
+        if job.crew == AWAIT_ORDER:
+            return -1
         if job.crew >= 0:
             return job.crew if free[job.crew] else -1
         if job.needs == Skill.line:
@@ -456,6 +465,8 @@ class Crews:
                     events.publish(env.now, EventKind.crew, crew=name, action="needs line crew", line=line,
                                    cause=fault.cause)
                     job.needs, job.located = Skill.line, True
+                    if job.crew >= 0:  # sent by a dispatcher: the dispatcher names the line crew
+                        job.crew = AWAIT_ORDER
                     self._queue(job)
                     return
         if fault is not None:
@@ -529,6 +540,39 @@ class Crews:
             if topo.energised[b] and any(first <= topo.tin[b] < end for first, end in ranges):
                 out.append(f)
         return out
+
+    # -- outages on order -----------------------------------------------------------------------
+
+    def order_outage(self, crew: str, device: str, line: str = "", *, by: str = "dispatcher") -> bool:
+        """Send ``crew`` to the outage isolated by ``device`` (``line``: which, where several
+        stand behind it): it drives there, patrols, repairs and closes the device, as for the
+        automatic dispatcher, once it is free. A job already waiting for that outage (a
+        troubleshooter's ``needs line crew``, which a dispatcher's own crew leaves to the
+        dispatcher) goes to this crew. Publishes a ``crew`` event ``ordered``, or ``refused``
+        (returning False) when the crew is off duty or no outage stands behind the device (its
+        customers have power: nothing to go to). Raises KeyError for an unknown crew."""
+        env, grid = self.world.env, self.world.grid
+        row = self._row(crew)
+        standing = [k for k, o in enumerate(grid.outages) if np.isnan(o.restored_s) and o.isolated_by == device]
+        if line and any(grid.outages[k].line == line for k in standing):
+            standing = [k for k in standing if grid.outages[k].line == line]
+        why = "" if self.on_duty[row] else "off duty"
+        if not why and not standing:
+            why = f"no outage behind {device}"
+        if why:
+            self.world.events.publish(env.now, EventKind.crew, crew=crew, action="refused", device=device,
+                                      order="outage", status=why, by=by)
+            return False
+        k = standing[0]
+        self.world.events.publish(env.now, EventKind.crew, crew=crew, action="ordered", device=device,
+                                  line=grid.outages[k].line, order="outage", by=by)
+        for job in self.waiting:
+            if job.outage == k:
+                job.crew = row
+                self._assign()
+                return True
+        self._queue(_Job(rank=(0, env.now, self._next_seq()), outage=k, by=by, crew=row))
+        return True
 
     # -- switching on order ---------------------------------------------------------------------
 
