@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from twin.grid.powerflow import solve
-from twin.grid.subnetwork import WHOLE, parts, restrict, row_parts, split
+from twin.grid.subnetwork import WHOLE, Split, parts, row_parts, split
 from twin.world.territory import generate_territory
 
 
@@ -52,10 +52,10 @@ def test_split_keeps_every_element_once_and_solves_alike(net):
         assert np.abs(alone - whole.reindex(alone.index)).max() < 1e-7
 
 
-def test_restrict_keeps_only_what_lies_among_the_buses(net):
+def test_a_part_keeps_only_what_lies_among_its_buses(net):
     keep = np.zeros(len(net.bus), bool)
     keep[:10] = True
-    sub = restrict(net, keep)
+    sub = Split(net, np.where(keep, 0, -1)).network(0)
     assert len(sub.bus) == 10
     inside = set(sub.bus.ids.tolist())
     assert all(f in inside and t in inside for f, t in zip(sub.line["from_bus"], sub.line["to_bus"]))

@@ -298,8 +298,15 @@ def test_a_crew_sent_to_an_outage_restores_it(net):
     assert ReportKind.repaired in [r.kind for r in mine]
     assert any(r.kind == ReportKind.operated and r.device == RECLOSER and r.closed for r in mine)
     assert w.grid.energised_customers.all()
-    wf.send_to_outage(crew, RECLOSER)  # nothing out behind it any more
-    assert reports[-1].kind == ReportKind.refused and reports[-1].reason.startswith("no outage")
+    sent_s = w.now
+    before = len(reports)
+    wf.send_to_outage(crew, RECLOSER)  # nothing out behind it any more: the crew only learns it there
+    assert reports[before].kind == ReportKind.ordered
+    w.run_to(w.now + 6 * 3600.0)
+    later = [r for r in reports[before:] if r.crew == crew]
+    assert [r.kind for r in later][:4] == [ReportKind.ordered, ReportKind.dispatched, ReportKind.arrived,
+                                           ReportKind.found_nothing]
+    assert later[3].device == RECLOSER and later[3].time_s > sent_s and later[-1].kind == ReportKind.free
 
 
 def test_a_troubleshooter_s_needs_line_crew_waits_for_the_dispatcher_to_name_one(net):

@@ -335,7 +335,7 @@ class FieldDevices:
         """Rows ``k`` report their present values (the truth) at ``now``."""
         if not len(k):
             return
-        grid, net = self.world.grid, self.world.grid.net
+        grid = self.world.grid
         cls = self.cls[k]
         is_sw = np.isin(cls, list(_SWITCHING))
         is_cap = cls == DeviceClass.capacitor
@@ -381,12 +381,12 @@ class FieldDevices:
         if result is not None:
             net = self.world.grid.net
             has = np.zeros(n, bool)
-            for table in ("switch", "transformer"):
-                at = np.flatnonzero(np.char.startswith(self.element.astype(str), f"{table}."))
+            n_sw, regulators = len(net.switch), np.flatnonzero(self.cls == DeviceClass.regulator)
+            for table, at, rows in (("switch", np.arange(n_sw), np.arange(n_sw)),
+                                    ("transformer", regulators, self._reg_tr)):
                 if not len(at):
                     continue
                 current, power = result.terminal_phases(table)
-                rows = net.table(table).index([e.partition(".")[2] for e in self.element[at]])
                 i[at] = np.abs(current[rows])
                 p[at], q[at] = power[rows].real / 1e3, power[rows].imag / 1e3
                 has[at] = np.isfinite(power[rows])

@@ -9,8 +9,8 @@ its buses except the switches given as open: with the open normally-open points,
 that refers to another (a regulator to its transformer, a controller to its bank, a customer to
 its load) in the part of what it refers to; the schema's references
 (:attr:`~twin.grid.schema.Field.ref`) say which, so a table added to the schema is split with the
-rest. Tables no bus reaches (line codes) belong to every part. :func:`split` then makes one
-:class:`~twin.grid.network.Network` per part in one pass; :func:`restrict` keeps one set of buses.
+rest. Tables no bus reaches (line codes) belong to every part. :class:`Split` groups every table's rows by part once,
+so that any part's model is then cheap to take; :func:`split` makes them all.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from scipy.sparse.csgraph import connected_components
 
 from twin.grid.network import Network
 
-__all__ = ["Split", "parts", "restrict", "row_parts", "split"]
+__all__ = ["Split", "parts", "row_parts", "split"]
 
 WHOLE = -2
 """The label of a table no bus reaches: its rows belong to every part."""
@@ -127,9 +127,3 @@ def split(net: Network, bus_label: np.ndarray, which: np.ndarray | None = None) 
     parts_ = Split(net, bus_label)
     wanted = np.unique(bus_label) if which is None else np.asarray(which, np.int64)
     return {int(k): parts_.network(int(k)) for k in wanted.tolist() if k >= 0}
-
-
-def restrict(net: Network, keep_bus: np.ndarray) -> Network:
-    """The network among the buses where ``keep_bus`` (bool per bus row) is True, with every
-    element whose references are all kept."""
-    return split(net, np.where(np.asarray(keep_bus, bool), 0, -1), np.array([0]))[0]

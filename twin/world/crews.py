@@ -187,6 +187,7 @@ class _Job:
     crew: int = -1  # the crew it must go to (-1: any suitable; AWAIT_ORDER: the one a dispatcher names next)
     needs: Skill | None = None  # None: not known until the patrol finds the fault
     located: bool = False  # the fault was found (by a troubleshooter): no patrol
+    visit: bool = False  # sent to an outage that is not there: drive to the device, report what is found
     done: object = None  # a switching order's SimPy event, succeeded with its OrderResult
 
 
@@ -422,9 +423,21 @@ class Crews:
         """Do a job: an outage (patrol, repair, close) or a switching order, then be free."""
         if job.outage >= 0:
             yield from self._outage(crew, job)
+        elif job.visit:
+            yield from self._visit(crew, job)
         else:
             yield from self._switching(crew, job)
         self._free(crew)
+
+    def _visit(self, crew: int, job: _Job):
+        """Drive to a device sent to for an outage that is not there, and report finding nothing."""
+        env, events, name = self.world.env, self.world.events, str(self.ids[crew])
+        events.publish(env.now, EventKind.crew, crew=name, action="dispatched", device=job.device,
+                       skill=str(self.skill[crew]))
+        yield from self._drive(crew, self._device_xy(job.device))
+        events.publish(env.now, EventKind.crew, crew=name, action="arrived", device=job.device)
+        events.publish(env.now, EventKind.crew, crew=name, action="found nothing", device=job.device,
+                       status="no outage behind the device")
 
     def _drive(self, crew: int, xy: np.ndarray):
         dist_m = self.params.detour * float(np.hypot(*(self.xy[crew] - xy)))
@@ -549,20 +562,23 @@ class Crews:
         automatic dispatcher, once it is free. A job already waiting for that outage (a
         troubleshooter's ``needs line crew``, which a dispatcher's own crew leaves to the
         dispatcher) goes to this crew. Publishes a ``crew`` event ``ordered``, or ``refused``
-        (returning False) when the crew is off duty or no outage stands behind the device (its
-        customers have power: nothing to go to). Raises KeyError for an unknown crew."""
+        (returning False) when the crew is off duty. Where no outage stands behind the device the
+        crew still goes (the dispatcher cannot know better than the field) and reports ``found
+        nothing`` at the device on arrival. Raises KeyError for an unknown crew."""
         env, grid = self.world.env, self.world.grid
         row = self._row(crew)
         standing = [k for k, o in enumerate(grid.outages) if np.isnan(o.restored_s) and o.isolated_by == device]
         if line and any(grid.outages[k].line == line for k in standing):
             standing = [k for k in standing if grid.outages[k].line == line]
-        why = "" if self.on_duty[row] else "off duty"
-        if not why and not standing:
-            why = f"no outage behind {device}"
-        if why:
+        if not self.on_duty[row]:
             self.world.events.publish(env.now, EventKind.crew, crew=crew, action="refused", device=device,
-                                      order="outage", status=why, by=by)
+                                      order="outage", status="off duty", by=by)
             return False
+        if not standing:  # its customers have power: the crew finds that out when it gets there
+            self.world.events.publish(env.now, EventKind.crew, crew=crew, action="ordered", device=device,
+                                      line=line, order="outage", by=by)
+            self._queue(_Job(rank=(0, env.now, self._next_seq()), device=device, by=by, crew=row, visit=True))
+            return True
         k = standing[0]
         self.world.events.publish(env.now, EventKind.crew, crew=crew, action="ordered", device=device,
                                   line=grid.outages[k].line, order="outage", by=by)

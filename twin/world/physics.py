@@ -176,33 +176,24 @@ class GridState:
             self._normal = build_topology(self.net, normal=True)
         return self._normal
 
-    def fault_analysis(self, bus: str | None = None):
+    def fault_analysis(self, bus: str):
         """The short-circuit model of the normal configuration (a
         :class:`~twin.grid.shortcircuit.thevenin.Thevenin`) of the part of the network ``bus`` lies
         in (each substation with its feeders: :mod:`twin.grid.subnetwork`), made when a fault there
-        first needs it; of the whole network without ``bus``. Devices opened elsewhere change a
-        fault's current little; a fault whose own section is dead carries none (see
-        :meth:`protection_response`)."""
+        first needs it. Devices opened elsewhere change a fault's current little; a fault whose own
+        section is dead carries none (see :meth:`protection_response`)."""
         from twin.grid.powerflow import prepare
         from twin.grid.shortcircuit import thevenin
         from twin.grid.subnetwork import Split, parts
 
         normal_open = np.asarray(self.net.switch["normal_open"], bool)
-        if self._thevenin is None:
-            self._thevenin = {}
-        if bus is None:
-            net, key = self.net, -1
-        else:
-            if self._split is None:
-                self._split = Split(self.net, parts(self.net, normal_open))
-            key = int(self._split.bus_label[self.net.bus.position(bus)])
-            net = None
+        if self._split is None:
+            self._split, self._thevenin = Split(self.net, parts(self.net, normal_open)), {}
+        key = int(self._split.bus_label[self.net.bus.position(bus)])
         if key not in self._thevenin:
-            if net is None:
-                rows = self._split.rows(key)
-                net = self._split.network(key, rows)
-                normal_open = normal_open[rows["switch"]]
-            prep = prepare(net.replace(switch=net.switch.with_columns(open=normal_open)))
+            rows = self._split.rows(key)
+            net = self._split.network(key, rows)
+            prep = prepare(net.replace(switch=net.switch.with_columns(open=normal_open[rows["switch"]])))
             self._thevenin[key] = thevenin(prep, v_prefault=prep.solve_voltages()[0])
         return self._thevenin[key]
 

@@ -18,7 +18,7 @@ network's solved at once to within it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
@@ -103,7 +103,6 @@ class Solution:
     net: Network
     parts: tuple[PartSolution, ...]
     failed: tuple[str, ...] = ()
-    _extra: dict = field(default_factory=dict, repr=False)
 
     def _sum(self, key: str) -> float:
         return float(sum(p.sums[key] for p in self.parts))
@@ -150,11 +149,13 @@ class Solution:
     def bus_v_pu(self) -> np.ndarray:
         """Per-unit voltage magnitude per bus row and slot (base: nominal phase-to-neutral, or
         the leg's on a split-phase bus); 0 where dead, NaN where the bus has no such phase."""
-        if "v_pu" not in self._extra:
-            bus = self.net.bus
-            base = np.where(is_split(bus["phases"]), bus["v_nom_v"] / 2.0, bus["v_nom_v"] / SQRT3)
-            self._extra["v_pu"] = np.abs(self.bus_v()) / base[:, None]
-        return self._extra["v_pu"]
+        return self._v_pu
+
+    @cached_property
+    def _v_pu(self) -> np.ndarray:
+        bus = self.net.bus
+        base = np.where(is_split(bus["phases"]), bus["v_nom_v"] / 2.0, bus["v_nom_v"] / SQRT3)
+        return np.abs(self.bus_v()) / base[:, None]
 
     def terminal_phases(self, table: str, terminal: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """Per row of the whole network's ``table``: the phase currents ((n, 3) complex A, slots
