@@ -75,6 +75,7 @@ class Change:
     time_s: float
     lost: np.ndarray
     regained: np.ndarray
+    cause: str = ""  # as the reporter gave it: ``protective`` (an uncommanded trip), ``commanded``...
 
 
 @dataclass(frozen=True)
@@ -122,10 +123,11 @@ class OperationsModel:
 
     # -- reports ----------------------------------------------------------------------------------
 
-    def apply(self, device: str, open_: bool, source: Source | str, time_s: float) -> Change | None:
+    def apply(self, device: str, open_: bool, source: Source | str, time_s: float, *, cause: str = "") -> Change | None:
         """Take a report that ``device`` (a switch id or ``"switch.<id>"``) is open (``open_``) or
-        closed, from ``source``, as of ``time_s`` (s). Returns the :class:`Change` when the belief
-        changed state (also given to the listeners), else None."""
+        closed, from ``source``, as of ``time_s`` (s); ``cause`` is passed on to the listeners.
+        Returns the :class:`Change` when the belief changed state (also given to the listeners),
+        else None."""
         row = self._row(device)
         source = Source(source)
         open_ = bool(open_)
@@ -146,7 +148,7 @@ class OperationsModel:
             self._rebase()
         now = self.customer_live[inside]
         change = Change(name, open_, source, float(time_s), lost=np.sort(inside[was & ~now]),
-                        regained=np.sort(inside[~was & now]))
+                        regained=np.sort(inside[~was & now]), cause=cause)
         for listener in self._listeners:
             listener(change)
         return change

@@ -40,7 +40,9 @@ Switching on order: :meth:`Crews.order_switch` sends a crew to open or close a d
 back; it refuses to close onto a fault that a crew has found and nobody has repaired.
 Outages on order: :meth:`Crews.order_outage` sends a named crew to the outage behind a device (an
 IDMS's dispatcher choosing the crew); such a job's ``needs line crew`` waits for the dispatcher to
-name the line crew.
+name the line crew. A crew sent to a device above the one that really opened (a prediction one
+level too high) patrols down to it: its ``found`` (or ``found nothing``) names the device it
+found open.
 
 With no IDMS running (``twin simulate``) an automatic dispatcher sends a crew to each sustained
 outage of a fault (still out :attr:`CrewParameters.sustained_s` after it began), in the order
@@ -280,11 +282,11 @@ class Crews:
         """Crews go on duty (at their depot, unless already on) until ``until_s`` at least."""
         for c in crews.tolist():
             was = bool(self.on_duty[c])
+            self.duty_until_s[c] = max(self.duty_until_s[c], until_s) if was else until_s
+            self.on_duty[c] = True  # before the event: a listener reads the roster as it is now
             if not was and announce:
                 self.world.events.publish(self.world.now, EventKind.shift, crew=str(self.ids[c]), action="on duty",
                                           skill=str(self.skill[c]))
-            self.duty_until_s[c] = max(self.duty_until_s[c], until_s) if was else until_s
-            self.on_duty[c] = True
 
     def _go_home(self, c: int) -> None:
         now = self.world.now
@@ -403,7 +405,8 @@ class Crews:
 
     def _job_xy(self, job: _Job) -> np.ndarray:
         if job.outage >= 0:
-            return self._line_xy(self.world.grid.outages[job.outage].line)
+            o = self.world.grid.outages[job.outage]
+            return self._line_xy(o.line) if o.line else self._device_xy(o.isolated_by)
         return self._device_xy(job.device)
 
     def _line_xy(self, line: str) -> np.ndarray:
@@ -413,8 +416,11 @@ class Crews:
         return np.array([net.bus["x"][b].mean(), net.bus["y"][b].mean()])
 
     def _device_xy(self, device: str) -> np.ndarray:
+        """Where a switching device (its from-bus) or a transformer (its primary bus) is."""
         net = self.world.grid.net
-        b = net.bus.position(net.switch["from_bus"][net.switch.position(device)])
+        row = net.switch.get(device)
+        bus = net.switch["from_bus"][row] if row is not None else net.transformer["bus"][net.transformer.position(device)][0]
+        b = net.bus.position(bus)
         return np.array([net.bus["x"][b], net.bus["y"][b]])
 
     # -- a crew's work --------------------------------------------------------------------------
@@ -451,9 +457,9 @@ class Crews:
         o = grid.outages[job.outage]
         line = o.line
         name = str(self.ids[crew])
-        events.publish(env.now, EventKind.crew, crew=name, action="dispatched", line=line, device=o.isolated_by,
-                       skill=str(self.skill[crew]))
-        yield from self._drive(crew, self._line_xy(line))
+        events.publish(env.now, EventKind.crew, crew=name, action="dispatched", line=line,
+                       device=job.device or o.isolated_by, skill=str(self.skill[crew]))
+        yield from self._drive(crew, self._line_xy(line) if line else self._device_xy(o.isolated_by))
         events.publish(env.now, EventKind.crew, crew=name, action="arrived", line=line)
         patrolled: list[str] = []
         fault = grid.faults.get(line)
@@ -469,9 +475,11 @@ class Crews:
             yield env.timeout(patrol_m / p.patrol_speed_ms)
             fault = grid.faults.get(line)
             if fault is None:  # a temporary fault: nothing to find, the device is closed again
-                events.publish(env.now, EventKind.crew, crew=name, action="found nothing", line=line)
+                events.publish(env.now, EventKind.crew, crew=name, action="found nothing", line=line,
+                               device=grid.outages[job.outage].isolated_by)
             else:
-                events.publish(env.now, EventKind.crew, crew=name, action="found", line=line, cause=fault.cause)
+                events.publish(env.now, EventKind.crew, crew=name, action="found", line=line, cause=fault.cause,
+                               device=grid.outages[job.outage].isolated_by)
                 self.known.add(line)
                 need = Skill.line if fault.wire_down else SKILL_FOR_CAUSE.get(fault.cause, Skill.line)
                 if need == Skill.line and self.skill[crew] != Skill.line.value:
@@ -568,11 +576,17 @@ class Crews:
         env, grid = self.world.env, self.world.grid
         row = self._row(crew)
         standing = [k for k, o in enumerate(grid.outages) if np.isnan(o.restored_s) and o.isolated_by == device]
+        if not standing:  # sent to a device above the one that opened: the patrol below it finds that one
+            standing = self._standing_below(device)
         if line and any(grid.outages[k].line == line for k in standing):
             standing = [k for k in standing if grid.outages[k].line == line]
         if not self.on_duty[row]:
             self.world.events.publish(env.now, EventKind.crew, crew=crew, action="refused", device=device,
                                       order="outage", status="off duty", by=by)
+            return False
+        if grid.net.switch.get(device) is None and grid.net.transformer.get(device) is None:
+            self.world.events.publish(env.now, EventKind.crew, crew=crew, action="refused", device=device,
+                                      order="outage", status="unknown_device", by=by)
             return False
         if not standing:  # its customers have power: the crew finds that out when it gets there
             self.world.events.publish(env.now, EventKind.crew, crew=crew, action="ordered", device=device,
@@ -587,8 +601,29 @@ class Crews:
                 job.crew = row
                 self._assign()
                 return True
-        self._queue(_Job(rank=(0, env.now, self._next_seq()), outage=k, by=by, crew=row))
+        self._queue(_Job(rank=(0, env.now, self._next_seq()), outage=k, device=device, by=by, crew=row))
         return True
+
+    def _standing_below(self, device: str) -> list[int]:
+        """Outages still standing whose isolating device lies below ``device`` (normal
+        configuration), oldest first, those of a fault before those of switching."""
+        grid = self.world.grid
+        topo, net = grid.normal_topology(), grid.net
+        if net.switch.get(device) is None:  # a transformer: the outage its customers are in
+            if net.transformer.get(device) is None:
+                return []
+            mine = np.flatnonzero(np.asarray(net.service_point["transformer"]) == device)
+            return [k for k, o in enumerate(grid.outages) if np.isnan(o.restored_s) and o.isolated_by
+                    and np.isin(mine, o.remaining).any()]
+        ranges = topo.subtree_ranges(f"switch.{device}")
+        below = []
+        for k, o in enumerate(grid.outages):
+            if not np.isnan(o.restored_s) or not o.isolated_by or o.isolated_by == device:
+                continue
+            b = net.bus.position(str(net.switch["to_bus"][net.switch.position(o.isolated_by)]))
+            if topo.energised[b] and any(first <= topo.tin[b] < end for first, end in ranges):
+                below.append(k)
+        return sorted(below, key=lambda k: (not grid.outages[k].line, grid.outages[k].start_s))
 
     # -- switching on order ---------------------------------------------------------------------
 

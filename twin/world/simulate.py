@@ -23,7 +23,7 @@ from twin.world.environment import DEFAULT_START, World
 from twin.world.events import EventKind, JsonLines
 from twin.world.physics import Fault
 
-__all__ = ["WorldSummary", "run_world"]
+__all__ = ["WorldParts", "WorldSummary", "build_world", "run_world", "summarise"]
 
 
 @dataclass(frozen=True)
@@ -63,9 +63,28 @@ class WorldSummary:
                 f"{self.events:,} events in {self.wall_s:.1f} s wall ({ratio:,.0f}x real time)")
 
 
-def run_world(net: Network, *, hours: float = 24.0, storm: str | None = None, seed: int = 0,
-              start: datetime = DEFAULT_START, events_path: str | Path | None = None) -> tuple[World, WorldSummary]:
-    """Run the world alone for ``hours`` under ``storm`` (a built-in storm's name, None: blue sky)."""
+@dataclass
+class WorldParts:
+    """A world built for a run, with the parts an IDMS's virtual links are made on, and the
+    day's faults (a :class:`~twin.world.faults.FaultTable`) already injected."""
+
+    world: World
+    fleet: object
+    devices: object
+    indicators: object
+    crews: object
+    faults: object
+    end_s: float
+    writer: JsonLines | None = None  # the event stream's file, when one was asked for
+
+
+def build_world(net: Network, *, hours: float = 24.0, storm: str | None = None, seed: int = 0,
+                start: datetime = DEFAULT_START, auto_dispatch: bool = True,
+                events_path: str | Path | None = None) -> WorldParts:
+    """The world with its meters, callers, devices, crews (``auto_dispatch``: the world's own
+    dispatcher sends them; False when an IDMS does), controls, loads and weather, and ``hours``
+    of ``storm``'s faults injected (a built-in storm's name, None: blue sky); ``events_path``: a
+    JSON-lines file that gets every event from the first."""
     from twin.callers.calls import Callers
     from twin.world.controls import Controls
     from twin.field_devices.devices import FieldDevices
@@ -91,7 +110,7 @@ def run_world(net: Network, *, hours: float = 24.0, storm: str | None = None, se
     world.events.subscribe(lambda e: callers.report_wires_down(e.data["line"], e.time_s)
                            if e.kind == EventKind.fault and e.data.get("wire_down") else None)
     indicators = FaultIndicators(world)  # the crews find it as world.fault_indicators
-    Crews(world)
+    crews = Crews(world, auto_dispatch=auto_dispatch)
     Overloads(world)
     try:
         bounds = territory_bounds(net)
@@ -113,15 +132,24 @@ def run_world(net: Network, *, hours: float = 24.0, storm: str | None = None, se
         world.inject(Fault(str(lines[table.segment[k]]), FaultType(int(table.kind[k])), bool(table.permanent[k]),
                            float(table.location[k]), FaultCause(int(table.cause[k])).name, bool(table.wire_down[k])),
                      at_s=float(table.time_s[k]))
+    return WorldParts(world, fleet, devices, indicators, crews, table, end_s, writer)
+
+
+def run_world(net: Network, *, hours: float = 24.0, storm: str | None = None, seed: int = 0,
+              start: datetime = DEFAULT_START, events_path: str | Path | None = None) -> tuple[World, WorldSummary]:
+    """Run the world alone for ``hours`` under ``storm`` (a built-in storm's name, None: blue sky)."""
+    parts = build_world(net, hours=hours, storm=storm, seed=seed, start=start, events_path=events_path)
+    world = parts.world
     started = time.perf_counter()
-    world.run_to(end_s)
+    world.run_to(parts.end_s)
     wall = time.perf_counter() - started
-    if writer is not None:
-        writer.close()
-    return world, _summary(world, hours, storm or "", table, wall)
+    if parts.writer is not None:
+        parts.writer.close()
+    return world, summarise(world, hours, storm or "", parts.faults, wall)
 
 
-def _summary(world: World, hours: float, storm: str, table, wall_s: float) -> WorldSummary:
+def summarise(world: World, hours: float, storm: str, table, wall_s: float) -> WorldSummary:
+    """What the world came to over ``hours`` (its event stream and ground truth)."""
     events = world.events.events
     kinds = [e.kind.value for e in events]
     out, last_t, minutes = 0, 0.0, 0.0

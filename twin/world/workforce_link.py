@@ -83,6 +83,10 @@ class VirtualWorkforce:
         except ModelError:
             self._report(CrewReport(crew, ReportKind.refused, self.world.now, device=device, reason="unknown_device"))
 
+    def call_out(self, crews: Sequence[str] | None = None) -> list[str]:
+        """Call crews off duty in (:meth:`Crews.call_out`)."""
+        return self.roster.call_out(None if crews is None else list(crews))
+
     # -- the world's side ------------------------------------------------------------------------
 
     def _on_event(self, event: Event) -> None:

@@ -9,7 +9,8 @@ workforce system's vehicle locations and status codes give them, on every change
 need a line crew, repaired, operated a device, refused an order, free.
 
 Out: :meth:`Workforce.send_to_outage` (go to the outage isolated by a device, patrol, repair,
-restore) and :meth:`Workforce.switch` (open or close a device and report back). An order is
+restore), :meth:`Workforce.switch` (open or close a device and report back) and
+:meth:`Workforce.call_out` (call crews off duty in). An order is
 acknowledged at once by a report (``ordered``, or ``refused`` when it cannot be given: a crew off
 duty, an unknown device); what the crew does follows as reports. Locations are in the network
 model's coordinates (m).
@@ -53,7 +54,7 @@ class ReportKind(str, enum.Enum):
     ordered = "ordered"  # the order reached the crew (or the queue for it)
     dispatched = "dispatched"  # on its way
     arrived = "arrived"
-    found = "found"  # found the fault (``line``, ``cause``)
+    found = "found"  # found the fault (``line``, ``cause``; ``device``: the device found open, where known)
     found_nothing = "found_nothing"  # patrolled and found nothing (a temporary fault)
     needs_line_crew = "needs_line_crew"  # a troubleshooter found more than it can repair
     repaired = "repaired"
@@ -113,3 +114,7 @@ class Workforce(Protocol):
 
     def switch(self, crew: str, device: str, open_: bool) -> None:
         """Send ``crew`` to open (``open_``) or close ``device`` and report back."""
+
+    def call_out(self, crews: Sequence[str] | None = None) -> list[str]:
+        """Call crews off duty in (all of them by default: a storm); returns those called. Each
+        goes on duty (a status change) when it reports at its depot."""

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -154,6 +154,14 @@ class AlarmList:
     _open: dict[tuple[str, str], str] = field(default_factory=dict)  # (device, code) -> id
     _seq: int = 0
     history: list[Alarm] = field(default_factory=list)  # alarms that left the list
+    listeners: list[Callable[[Alarm, bool], None]] = field(default_factory=list)
+    """Called ``listener(alarm, listed)`` on every change of an alarm (``listed``: still on the
+    list; False when it left it): a store keeps the list across a restart."""
+
+    def _changed(self, alarm: Alarm) -> None:
+        listed = alarm.id in self._alarms
+        for listener in self.listeners:
+            listener(alarm, listed)
 
     def evaluate(self, change: PointChange, kind: str, *, commanded: bool = False) -> list[Alarm]:
         """Apply the rules to one telemetered change of a device of ``kind``; return the alarms
@@ -189,11 +197,13 @@ class AlarmList:
             alarm.active, alarm.cleared_s = True, None
             alarm.acknowledged, alarm.ack_by, alarm.ack_s = False, "", None
             alarm.raised_s, alarm.text, alarm.count = now, text, alarm.count + 1
+            self._changed(alarm)
             return alarm
         self._seq += 1
         alarm = Alarm(f"A{self._seq:06d}", rule.code, change.device, rule.priority, text, now)
         self._alarms[alarm.id] = alarm
         self._open[(change.device, rule.code)] = alarm.id
+        self._changed(alarm)
         return alarm
 
     def _return_to_normal(self, rule: AlarmRule, change: PointChange) -> None:
@@ -204,6 +214,7 @@ class AlarmList:
         if alarm.active:
             alarm.active, alarm.cleared_s = False, self.clock.now()
         self._retire(alarm)
+        self._changed(alarm)
 
     def _retire(self, alarm: Alarm) -> None:
         if not alarm.active and alarm.acknowledged:
@@ -223,6 +234,7 @@ class AlarmList:
         if not alarm.acknowledged:
             alarm.acknowledged, alarm.ack_by, alarm.ack_s = True, user, self.clock.now()
         self._retire(alarm)
+        self._changed(alarm)
         return alarm
 
     def shelve(self, alarm_id: str, user: str, duration_s: float) -> Alarm:
@@ -233,17 +245,20 @@ class AlarmList:
         until = self.clock.now() + duration_s
         alarm.shelved_until_s, alarm.shelved_by = until, user
         self.clock.call_later(duration_s, lambda: self._shelving_expired(alarm_id, until))
+        self._changed(alarm)
         return alarm
 
     def unshelve(self, alarm_id: str) -> Alarm:
         alarm = self.get(alarm_id)
         alarm.shelved_until_s, alarm.shelved_by = None, ""
+        self._changed(alarm)
         return alarm
 
     def _shelving_expired(self, alarm_id: str, until: float) -> None:
         alarm = self._alarms.get(alarm_id)
         if alarm is not None and alarm.shelved_until_s == until:  # not un-shelved or re-shelved since
             alarm.shelved_until_s, alarm.shelved_by = None, ""
+            self._changed(alarm)
 
     def alarms(self, *, include_shelved: bool = False) -> list[Alarm]:
         """The alarm list as a dispatcher reads it: most urgent priority first; within a priority

@@ -63,6 +63,7 @@ class Scada:
         self.scan_repairs: list[ScanRepair] = []
         self.scans = 0
         self._started = False
+        self._listeners: list[Callable[[PointChange, bool], None]] = []
 
     def start(self) -> None:
         """Learn the devices, subscribe to exceptions, scan now and every period after."""
@@ -110,6 +111,13 @@ class Scada:
                             old_value=c.old_value, value=c.value, quality=c.quality,
                             cause=Cause.control if commanded else cause)
         self.alarms.evaluate(c, kind, commanded=commanded)
+        for listener in self._listeners:
+            listener(c, commanded)
+
+    def subscribe(self, listener: Callable[[PointChange, bool], None]) -> None:
+        """``listener(change, commanded)`` on every point change SCADA takes in (``commanded``:
+        the result a SCADA control was waiting for)."""
+        self._listeners.append(listener)
 
     # --- the dispatcher's commands --------------------------------------------------------------
     def control(self, device: str, action: str, user: str, *,

@@ -1,0 +1,868 @@
+"""Outage management: incidents from SCADA, AMI and calls, predicted, confirmed, worked and
+restored, each customer in one outage at a time.
+
+:class:`OutageManager` listens to
+
+* the **operations model** (:class:`~twin.idms.operations_model.Change`): a device believed open
+  that cuts customers off is an outage at that device, *confirmed* at once (a protective SCADA
+  trip, a crew's report, a commanded open: cause ``switching``); customers it brings back are
+  restored in their outages, and those an open device below still holds move to that device's
+  outage (a restored feeder with pockets still out);
+* the **AMI head-end**: a last gasp is evidence that a customer is out, a power-restore that it is
+  back; answers to the pings the manager sends;
+* the **call centre**: ``no_power``, ``wires_down`` (a hazard) and repeat calls are evidence;
+  the caller who says their own breaker tripped is an inside-premise case;
+* the **crews' reports** (:meth:`OutageManager.on_crew_report`): what was found where, repairs,
+  devices operated, found nothing.
+
+Evidence for customers not yet in an outage waits ``hold_s`` (the rest of the burst comes in), then
+is rolled up the protective-device tree (:func:`~twin.idms.oms.prediction.roll_up`) by the
+active :class:`~twin.idms.oms.rules.RuleSet`: each device predicted takes every customer below
+it not already in an outage, and absorbs the predicted outages below it. A device SCADA shows
+closed (good quality) is never predicted. With AMI, each prediction is checked by pings: meters
+below that have not reported (silent: *confirmed*; answering: not out, the prediction is
+withdrawn and the evidence rolled up again with that device barred) and meters above it (silent:
+the outage is larger, it moves up). A single premise out on a call alone is pinged first: a meter
+that answers is an inside-premise case (a callback, no crew). After a restoration the customers
+brought back are pinged: a meter still silent is a pocket still out, and its interruption goes on
+(reopened, not counted twice).
+
+Records (:class:`~twin.idms.oms.records.OutageRecord`) and the customers' interruption rows are
+written to the :class:`~twin.idms.oms.store.OutageStore` as they change and committed at the end of
+every message handled. Estimated restoration times follow the crews' reports
+(:mod:`twin.idms.oms.etr`). Listeners (:meth:`OutageManager.subscribe`) hear every record changed.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from twin.idms.interfaces.ami import AmiEvent, AmiEventKind, AmiHeadEnd, AmiReply
+from twin.idms.interfaces.call_centre import CallCentre, Report, TroubleCall
+from twin.idms.interfaces.clock import Clock
+from twin.idms.interfaces.workforce import CrewReport, CrewStatus, ReportKind
+from twin.idms.operations_model import Change, OperationsModel, Source
+from twin.idms.oms.etr import EtrParameters, Stage, estimate
+from twin.idms.oms.prediction import roll_up
+from twin.idms.oms.records import OutageRecord, OutageState
+from twin.idms.oms.rules import RuleSet, rule_set
+from twin.idms.oms.store import OutageStore, Stored
+from twin.idms.oms.tree import DeviceTree, device_tree
+from twin.idms.reliability import Interruptions
+
+__all__ = ["OutageManager"]
+
+log = logging.getLogger(__name__)
+
+_GASP, _CALL, _SILENT = 1, 2, 4  # evidence kinds, as bits
+_OUT_REPORTS = frozenset({Report.no_power, Report.wires_down})
+_ETR_STAGE = {ReportKind.dispatched: Stage.dispatched, ReportKind.arrived: Stage.arrived, ReportKind.found: Stage.found,
+              ReportKind.needs_line_crew: Stage.needs_line_crew, ReportKind.repaired: Stage.repaired}
+
+
+@dataclass
+class _Check:
+    """A verification ping under way: of outage ``record`` at ``device``; ``below`` or above it."""
+
+    record: int
+    device: str
+    below: bool
+    customers: np.ndarray
+
+
+class OutageManager:
+    """The outage records and the rules that make them (see the module docstring)."""
+
+    def __init__(self, model: OperationsModel, clock: Clock, *, ami: AmiHeadEnd | None = None,
+                 calls: CallCentre | None = None, store: OutageStore | None = None,
+                 rules: RuleSet | str = "normal", etr: EtrParameters = EtrParameters(),
+                 telemetered_closed: Callable[[str], bool] = lambda device: False) -> None:
+        self.model, self.clock, self.ami, self.calls = model, clock, ami, calls
+        self.store = store
+        self.rules = rule_set(rules) if isinstance(rules, str) else rules
+        self.etr = etr
+        self.telemetered_closed = telemetered_closed
+        net = model.net
+        sp = net.service_point
+        n = len(sp)
+        self._meter = np.asarray(sp["meter"], object) if n else np.empty(0, object)
+        self._customer_of_meter = {str(m): k for k, m in enumerate(self._meter.tolist())}
+        self._sp_ids = np.asarray(sp.ids, object)
+        self._critical = np.asarray(sp["critical"], bool) if n and "critical" in sp else np.zeros(n, bool)
+        self._sp_index = sp._lookup()
+        self.records: list[OutageRecord] = []
+        self._by_id: dict[str, int] = {}
+        self._active_at: dict[str, int] = {}  # device -> its active record
+        self.owner = np.full(n, -1, np.int64)
+        """Per service point row: the active record it is in, -1 when none."""
+        self._row = np.full(n, -1, np.int64)  # its open interruption row
+        self._ev_s = np.full(n, np.nan)  # earliest fresh evidence that it is out
+        self._ev_kind = np.zeros(n, np.int8)
+        self._pinged = np.zeros(n, bool)  # a call-only customer already pinged
+        self._restored_row = np.full(n, -1, np.int64)  # its last interruption row, while verification may reopen it
+        self._restored_at = np.full(n, np.nan)
+        self._last_end = np.full(n, -np.inf)  # when its last interruption ended: the next begins no earlier
+        self._pending: set[int] = set()
+        self._verified: dict[str, float] = {}  # device -> when pings found its customers energised
+        self._checks: dict[int, _Check] = {}
+        self._callers: dict[int, list[str]] = {}  # record -> service points that called
+        self._witness: dict[int, dict[int, tuple[int, float]]] = {}  # record -> {customer: (kinds, time)} behind it
+        self._hazards: set[int] = set()  # customers whose call reported wires down
+        # interruption rows
+        self.i_outage: list[int] = []
+        self.i_customer: list[int] = []
+        self.i_start: list[float] = []
+        self.i_end: list[float] = []
+        self._rows_of: dict[int, list[int]] = {}
+        self._deleted: set[int] = set()
+        self._dirty: set[int] = set()
+        self._dirty_rows: set[int] = set()
+        self._prediction_due = False
+        self._tree: DeviceTree | None = None
+        self._tree_rebuilds = -1
+        self._crew_job: dict[str, int] = {}
+        self._crew_status: dict[str, CrewStatus] = {}
+        self._listeners: list[Callable[[OutageRecord], None]] = []
+        self.inside_premise: list[OutageRecord] = []
+        self.pings = 0
+        model.subscribe(self.on_change)
+        if ami is not None:
+            ami.subscribe(self.on_ami)
+        if calls is not None:
+            calls.subscribe(self.on_calls)
+
+    # -- queries ----------------------------------------------------------------------------------
+
+    def outages(self, *, active: bool = True) -> list[OutageRecord]:
+        """The outage list in dispatch priority: hazards, critical customers, customers out, age."""
+        shown = [r for r in self.records if r.active or not active]
+        return sorted(shown, key=lambda r: (not r.hazard, -r.critical_out, -r.customers_out, r.start_s, r.id))
+
+    def get(self, outage_id: str) -> OutageRecord:
+        return self.records[self._by_id[outage_id]]
+
+    def customers_of(self, outage_id: str) -> np.ndarray:
+        """Service point rows out in an active outage now."""
+        return np.flatnonzero(self.owner == self._by_id[outage_id])
+
+    def interruptions(self) -> Interruptions:
+        """Every interruption row, for the reliability indices."""
+        keep = [i for i in range(len(self.i_customer)) if i not in self._deleted]
+        device = np.array([self.records[self.i_outage[i]].device for i in keep], object)
+        return Interruptions(np.array([self.i_customer[i] for i in keep], np.int64),
+                             np.array([self.i_start[i] for i in keep], float),
+                             np.array([self.i_end[i] for i in keep], float), device)
+
+    def subscribe(self, listener: Callable[[OutageRecord], None]) -> None:
+        """``listener(record)`` whenever a record changes."""
+        self._listeners.append(listener)
+
+    def set_rules(self, rules: RuleSet | str) -> None:
+        """Switch rule sets (an instructor's ``storm`` for a storm)."""
+        self.rules = rule_set(rules) if isinstance(rules, str) else rules
+        log.info("outage prediction rules now %s", self.rules.name)
+
+    @property
+    def tree(self) -> DeviceTree:
+        """The protective-device tree of the believed configuration."""
+        if self._tree is None or self._tree_rebuilds != self.model.rebuilds:
+            self._tree = device_tree(self.model.net, self.model.base)
+            self._tree_rebuilds = self.model.rebuilds
+        return self._tree
+
+    # -- the operations model ---------------------------------------------------------------------
+
+    def on_change(self, change: Change) -> None:
+        """A device's believed state changed: customers lost are an outage at it; customers back
+        are restored."""
+        now = float(change.time_s)
+        if len(change.lost):
+            self._lost(change, now)
+        if len(change.regained):
+            self._regained(change.device, change.regained, now)
+        self._flush()
+
+    def _lost(self, change: Change, now: float) -> None:
+        free = change.lost[self.owner[change.lost] < 0]
+        k = self._active_at.get(change.device)
+        node = self.tree.node(change.device)
+        if k is None:
+            # predicted outages below that began about now are this same event
+            below = [j for d, j in self._active_at.items() if self.records[j].state == OutageState.predicted
+                     and self.records[j].start_s >= now - self.rules.hold_s - 300.0 and node >= 0
+                     and self.tree.node(d) >= 0 and self.tree.contains(node, self.tree.node(d))]
+            k = self._new(change.device, now, OutageState.confirmed)
+            for j in below:
+                self._merge(j, k, now)
+        rec = self.records[k]
+        if rec.state == OutageState.predicted or not rec.confirmed_by:
+            rec.state, rec.confirmed_by, rec.confirmed_s = OutageState.confirmed, change.source.value, now
+        if change.cause == "commanded" and not rec.cause:
+            rec.cause = "switching"
+        rec.note(now, f"{change.device} open ({change.source.value}{', ' + change.cause if change.cause else ''}): "
+                      f"{len(change.lost)} customers off")
+        self._add(k, free, np.full(len(free), now))
+        self._touch(k)
+
+    def _regained(self, device: str, regained: np.ndarray, now: float) -> None:
+        owned = regained[self.owner[regained] >= 0]
+        back: list[int] = []
+        for k in np.unique(self.owner[owned]).tolist():
+            rec = self.records[k]
+            mine = owned[self.owner[owned] == k]
+            if rec.device == device or (rec.state == OutageState.confirmed and rec.confirmed_by != "ami"
+                                        and self._believed_closed(rec.device)):
+                self._restore(k, mine, now, f"{device} closed")
+                back.extend(mine.tolist())
+        k = self._active_at.get(device)
+        if k is not None and self._believed_closed(device):
+            self._pockets(k, now)
+        self._pending.difference_update(regained.tolist())
+        self._ev_s[regained] = np.nan
+        self._ev_kind[regained] = 0
+        if back:
+            self._verify_restoration(np.asarray(back, np.int64))
+
+    def _believed_closed(self, device: str) -> bool:
+        """Whether the model believes a device closed (a transformer always is)."""
+        return self.model.net.switch.get(device) is None or not self.model.belief(device)[0]
+
+    def _pockets(self, k: int, now: float) -> None:
+        """Customers of record ``k`` (its device now closed) still cut off by an open device below
+        go to that device's outage."""
+        left = np.flatnonzero(self.owner == k)
+        if not len(left):
+            return
+        groups: dict[str, list[int]] = {}
+        for c in left.tolist():
+            opened = next((d for d in self.model.devices_above(f"service_point.{self._sp_ids[c]}")
+                           if self.model.belief(d)[0]), "")
+            groups.setdefault(opened, []).append(c)
+        for device, customers in groups.items():
+            if not device:  # nothing open above them as the model believes: a predicted pocket stays
+                continue
+            j = self._active_at.get(device)
+            if j is None:
+                j = self._new(device, now, OutageState.confirmed)
+                self.records[j].confirmed_by, self.records[j].confirmed_s = "scada", now
+            self._transfer(np.asarray(customers, np.int64), j)
+            self.records[j].note(now, f"{len(customers)} customers still out after {self.records[k].device} closed")
+            self._touch(j)
+
+    # -- AMI --------------------------------------------------------------------------------------
+
+    def on_ami(self, events: list[AmiEvent]) -> None:
+        """Last gasps and power restores from the head-end."""
+        now = self.clock.now()
+        restored: dict[int, list[int]] = {}
+        for e in events:
+            c = self._customer_of_meter.get(e.meter)
+            if c is None:
+                continue
+            if e.kind == AmiEventKind.last_gasp:
+                k = int(self.owner[c])
+                if k >= 0:
+                    self.records[k].gasps += 1
+                    self._touch(k)
+                else:
+                    self._evidence(c, e.meter_time_s, _GASP)
+            elif e.kind == AmiEventKind.power_restore:
+                self._pending.discard(c)
+                self._ev_s[c], self._ev_kind[c] = np.nan, 0
+                k = int(self.owner[c])
+                if k >= 0 and self.records[k].confirmed_by not in ("scada", "crew"):
+                    restored.setdefault(k, []).append(c)
+        for k, cs in restored.items():
+            self._restore(k, np.asarray(cs, np.int64), now, "meters report power restored")
+        self._schedule_prediction()
+        self._flush()
+
+    # -- calls ------------------------------------------------------------------------------------
+
+    def on_calls(self, calls: list[TroubleCall]) -> None:
+        """Trouble calls as the call centre takes them."""
+        for call in calls:
+            c = self._sp_index.get(call.service_point)
+            if c is None:
+                log.warning("call %s from unknown service point %s set aside", call.id, call.service_point)
+                continue
+            k = int(self.owner[c])
+            if k >= 0:
+                rec = self.records[k]
+                rec.calls += 1
+                rec.hazard = rec.hazard or call.hazard
+                self._callers.setdefault(k, []).append(call.service_point)
+                self._touch(k)
+            elif call.report == Report.own_breaker:
+                self._inside_premise(c, call.time_s, "the caller's own breaker")
+            elif call.report in _OUT_REPORTS or call.repeat:
+                self._evidence(c, call.time_s, _CALL)
+                if call.hazard:
+                    self._hazards.add(c)
+        self._schedule_prediction()
+        self._flush()
+
+    # -- evidence and prediction ------------------------------------------------------------------
+
+    def _evidence(self, c: int, time_s: float, kind: int) -> None:
+        if not self.model.customer_live[c]:
+            return  # believed out already, in a confirmed outage's count
+        if np.isnan(self._ev_s[c]) or time_s < self._ev_s[c]:
+            self._ev_s[c] = time_s
+        self._ev_kind[c] |= kind
+        self._pending.add(c)
+
+    def _schedule_prediction(self) -> None:
+        if self._pending and not self._prediction_due:
+            self._prediction_due = True
+            self.clock.call_later(self.rules.hold_s, self._predict)
+
+    def _predict(self) -> None:
+        """Roll the pending evidence up the device tree and make or move the outages it points to."""
+        self._prediction_due = False
+        now = self.clock.now()
+        pending = np.array(sorted(c for c in self._pending if self.owner[c] < 0), np.int64)
+        self._pending = set()
+        if not len(pending):
+            return
+        fresh = pending[~(self._ev_s[pending] < now - self.rules.window_s)]
+        stale = np.setdiff1d(pending, fresh)
+        self._ev_s[stale], self._ev_kind[stale] = np.nan, 0
+        if self.ami is not None:  # a call alone: ping the meter before believing it
+            unchecked = fresh[(self._ev_kind[fresh] == _CALL) & ~self._pinged[fresh]]
+            if len(unchecked):
+                self._pinged[unchecked] = True
+                self._ping(unchecked, lambda reply, cs=unchecked: self._single_premise_answered(cs, reply))
+                fresh = np.setdiff1d(fresh, unchecked)
+        if not len(fresh):
+            self._flush()
+            return
+        tree = self.tree
+        n = len(tree)
+        out = np.bincount(tree.leaf[fresh][tree.leaf[fresh] >= 0], minlength=n)
+        predicted = np.zeros(n, bool)
+        for d, k in self._active_at.items():
+            node = tree.node(d)
+            if node >= 0 and self.records[k].state == OutageState.predicted \
+                    and self.records[k].start_s >= now - self.rules.window_s:
+                predicted[node] = True
+        blocked = self._blocked(tree, now)
+        chosen = roll_up(tree, out=out, predicted=predicted, blocked=blocked, rules=self.rules)
+        covered = np.zeros(len(fresh), bool)
+        for node in chosen.tolist():
+            inside = (tree.position[fresh] >= tree.first[node]) & (tree.position[fresh] < tree.end[node])
+            covered |= inside
+            self._predict_at(node, fresh[inside], now)
+        waiting = fresh[~covered]  # not enough yet: wait for more within the window
+        self._pending.update(waiting.tolist())
+        if len(waiting):
+            self._schedule_prediction()
+        self._flush()
+
+    def _blocked(self, tree: DeviceTree, now: float) -> np.ndarray:
+        blocked = np.zeros(len(tree), bool)
+        for node in np.flatnonzero(tree.switch_row >= 0).tolist():
+            if self.telemetered_closed(str(tree.ids[node])):
+                blocked[node] = True
+        for d, t in self._verified.items():
+            node = tree.node(d)
+            if node >= 0 and t >= now - self.rules.window_s:
+                blocked[node] = True
+        return blocked
+
+    def _predict_at(self, node: int, evidence: np.ndarray, now: float) -> int:
+        """Make (or grow, or move up to) the predicted outage at ``node``, holding ``evidence``
+        and every customer below it not yet in an outage; returns its record."""
+        tree = self.tree
+        device = str(tree.ids[node])
+        below = [j for d, j in self._active_at.items() if self.records[j].state == OutageState.predicted
+                 and tree.node(d) >= 0 and tree.contains(node, tree.node(d))]
+        k = self._active_at.get(device)
+        if k is None and below:
+            k = min(below, key=lambda j: self.records[j].start_s)
+            self._relocate(k, device, now)
+        elif k is None:
+            k = self._new(device, now, OutageState.predicted)
+        for j in below:
+            if j != k:
+                self._merge(j, k, now)
+        rec = self.records[k]
+        start = float(np.nanmin(self._ev_s[evidence])) if len(evidence) else rec.start_s
+        everyone = tree.customers_below(node)
+        free = everyone[(self.owner[everyone] < 0) & self.model.customer_live[everyone]]
+        starts = np.where(np.isnan(self._ev_s[free]), start, np.minimum(self._ev_s[free], start))
+        self._reopen_or_add(k, free, starts)
+        kinds = self._ev_kind[evidence]
+        times = self._ev_s[evidence]
+        rec.gasps += int(np.count_nonzero(kinds & _GASP))
+        rec.calls += int(np.count_nonzero(kinds & _CALL))
+        if self._hazards.intersection(evidence.tolist()):
+            rec.hazard = True
+        witness = self._witness.setdefault(k, {})
+        witness.update(zip(evidence.tolist(), zip(kinds.tolist(), times.tolist())))
+        self._callers.setdefault(k, []).extend(str(self._sp_ids[c]) for c in evidence[kinds & _CALL > 0])
+        self._ev_s[evidence], self._ev_kind[evidence] = np.nan, 0
+        rec.note(now, f"predicted at {device}: {int(np.count_nonzero(kinds & _GASP))} last gasps, "
+                      f"{int(np.count_nonzero(kinds & _CALL))} calls, {len(free)} customers")
+        self._touch(k)
+        if self.ami is not None and rec.state == OutageState.predicted:
+            self._check(k, node, now)
+        return k
+
+    # -- pings ------------------------------------------------------------------------------------
+
+    def _ping(self, customers: np.ndarray, callback: Callable[[AmiReply], None]) -> None:
+        assert self.ami is not None
+        self.pings += 1
+        self.ami.ping([str(m) for m in self._meter[customers].tolist()], callback)
+
+    def _sample(self, customers: np.ndarray) -> np.ndarray:
+        """Up to ``ping_sample`` of them, spread evenly (deterministic: no random draw)."""
+        m = self.rules.ping_sample
+        if len(customers) <= m:
+            return customers
+        return customers[np.linspace(0, len(customers) - 1, m).round().astype(np.int64)]
+
+    def _check(self, k: int, node: int, now: float) -> None:
+        """Ping meters below the predicted device that have not spoken, and meters above it."""
+        tree = self.tree
+        mine = np.flatnonzero(self.owner == k)
+        spoke = self._witness.get(k, {})
+        quiet = np.array([c for c in mine.tolist() if c not in spoke], np.int64)
+        below = self._sample(quiet)
+        if len(below) < self.rules.ping_sample:  # too few that said nothing: ask those that did (back already?)
+            said = np.array([c for c in mine.tolist() if c in spoke], np.int64)
+            below = np.concatenate([below, self._sample(said)[:self.rules.ping_sample - len(below)]])
+        if len(below):
+            check = _Check(k, str(tree.ids[node]), True, below)
+            self._ping(below, lambda reply, c=check: self._checked(c, reply))
+        parent = int(tree.parent[node])
+        if parent >= 0 and not self._blocked(tree, now)[parent]:
+            around = tree.customers_below(parent)
+            around = around[(self.owner[around] < 0) & self.model.customer_live[around]]
+            above = self._sample(around)
+            if len(above):
+                check = _Check(k, str(tree.ids[parent]), False, above)
+                self._ping(above, lambda reply, c=check: self._checked(c, reply))
+
+    def _checked(self, check: _Check, reply: AmiReply) -> None:
+        now = self.clock.now()
+        rec = self.records[check.record]
+        if not rec.active:
+            return
+        answered = len(reply.energised) / max(1, len(reply.answers))
+        if check.below:
+            if rec.device != check.device or rec.state != OutageState.predicted:
+                return
+            if answered >= self.rules.ping_energised_share:
+                self._withdraw(check.record, now, f"ping: {len(reply.energised)} of {len(reply.answers)} meters "
+                                                  f"below {check.device} answered")
+            else:
+                rec.state, rec.confirmed_by, rec.confirmed_s = OutageState.confirmed, "ami", now
+                rec.note(now, f"confirmed by ping: {len(reply.silent)} of {len(reply.answers)} meters silent")
+                self._touch(check.record)
+        elif answered < 1.0 - self.rules.ping_energised_share and rec.device != check.device:
+            node = self.tree.node(check.device)
+            if node >= 0 and check.device not in self._active_at and not self._blocked(self.tree, now)[node]:
+                rec.note(now, f"ping: {len(reply.silent)} of {len(reply.answers)} meters above silent: "
+                              f"moved up to {check.device}")
+                rec.state = OutageState.predicted
+                self._predict_at(node, np.empty(0, np.int64), now)
+        elif answered >= self.rules.ping_energised_share:
+            self._verified[check.device] = now
+        self._flush()
+
+    def _single_premise_answered(self, customers: np.ndarray, reply: AmiReply) -> None:
+        energised = {self._customer_of_meter[m] for m in reply.energised}
+        now = self.clock.now()
+        for c in customers.tolist():
+            if c in energised and self.owner[c] < 0:
+                self._ev_s[c], self._ev_kind[c] = np.nan, 0
+                self._pending.discard(c)
+                self._inside_premise(c, now, "the meter answered a ping: power at the meter")
+            elif self.owner[c] < 0:
+                self._ev_kind[c] |= _SILENT
+                self._pending.add(c)
+        self._schedule_prediction()
+        self._flush()
+
+    def _inside_premise(self, c: int, now: float, why: str) -> None:
+        sp = str(self._sp_ids[c])
+        rec = OutageRecord(f"IP-{len(self.inside_premise) + 1:06d}", sp, "service", self.model.feeder_of(
+            f"service_point.{sp}"), OutageState.inside_premise, now, now, reason=why, calls=1)
+        rec.note(now, f"inside premise: {why}")
+        self.inside_premise.append(rec)
+        if self.store is not None:
+            self.store.save_outage(rec)
+        if self.calls is not None:
+            self.calls.callback(sp, "Our meter shows power reaching your home: please check your main breaker; "
+                                    "an electrician can help if it will not reset.")
+
+    def _verify_restoration(self, customers: np.ndarray) -> None:
+        """Ping customers just brought back (a sample of each restoration's): the silent ones are
+        evidence of a pocket still out."""
+        if self.ami is None or not len(customers):
+            return
+        sample = customers if len(customers) <= 4 * self.rules.ping_sample else \
+            customers[np.linspace(0, len(customers) - 1, 4 * self.rules.ping_sample).round().astype(np.int64)]
+        self._ping(sample, self._restoration_answered)
+
+    def _restoration_answered(self, reply: AmiReply) -> None:
+        if len(reply.silent) > len(reply.answers) / 2:  # most of them silent: their communications, not pockets
+            log.info("restoration check: %d of %d meters silent, taken for a communications problem",
+                     len(reply.silent), len(reply.answers))
+            return
+        for m in reply.silent:
+            c = self._customer_of_meter[m]
+            if self.owner[c] < 0 and self._restored_row[c] >= 0 and self.model.customer_live[c]:
+                self._evidence(c, self.i_start[int(self._restored_row[c])], _SILENT)
+        self._schedule_prediction()
+        self._flush()
+
+    # -- crews ------------------------------------------------------------------------------------
+
+    def assign(self, outage_id: str, crew: str) -> None:
+        """Record that ``crew`` was sent to the outage (the dispatcher's order)."""
+        k = self._by_id[outage_id]
+        rec = self.records[k]
+        rec.crew, rec.crew_activity = crew, "ordered"
+        self._crew_job[crew] = k
+        rec.note(self.clock.now(), f"crew {crew} assigned")
+        self._update_etr(k, Stage.waiting)
+        self._flush()
+
+    def on_crew_status(self, status: CrewStatus) -> None:
+        self._crew_status[status.crew] = status
+
+    def on_crew_report(self, report: CrewReport) -> None:
+        """What a crew said (after the operations model has taken any device it operated)."""
+        now = float(report.time_s)
+        k = self._crew_job.get(report.crew)
+        if report.kind == ReportKind.operated and report.closed:
+            j = self._active_at.get(report.device)
+            if j is not None:  # a predicted device the model never believed open
+                self._restore(j, np.flatnonzero(self.owner == j), now, f"{report.device} closed by {report.crew}")
+        if k is None or not self.records[k].active:
+            if report.kind in (ReportKind.free, ReportKind.refused):
+                self._crew_job.pop(report.crew, None)
+            self._flush()
+            return
+        rec = self.records[k]
+        rec.crew_activity = report.kind.value
+        if report.kind == ReportKind.found:
+            rec.cause, rec.line = report.cause or rec.cause, report.line or rec.line
+            rec.note(now, f"crew {report.crew} found the fault on {report.line} ({report.cause})")
+            if report.device and report.device != rec.device:
+                k = self._relocate(k, report.device, now)
+                rec = self.records[k]
+            if rec.state == OutageState.predicted or rec.confirmed_by == "ami":
+                rec.state, rec.confirmed_by, rec.confirmed_s = OutageState.confirmed, "crew", now
+                if self.tree.node(rec.device) >= 0 and self.tree.kind[self.tree.node(rec.device)] != "transformer":
+                    self.model.apply(rec.device, True, Source.crew, now, cause="found open")
+        elif report.kind == ReportKind.found_nothing:
+            if report.device and report.device != rec.device and report.device in self._all_devices():
+                k = self._relocate(k, report.device, now)
+                rec = self.records[k]
+            elif rec.state == OutageState.predicted or rec.confirmed_by == "ami":
+                self._withdraw(k, now, f"crew {report.crew} found power on at {rec.device}")
+        elif report.kind in (ReportKind.free, ReportKind.refused):
+            self._crew_job.pop(report.crew, None)
+            if rec.active and rec.crew == report.crew:
+                rec.crew = ""
+                rec.note(now, f"crew {report.crew} {report.kind.value}")
+        if report.kind in _ETR_STAGE and self.records[k].active:
+            self._update_etr(k, _ETR_STAGE[report.kind], report.crew)
+        self._touch(k)
+        self._flush()
+
+    def _all_devices(self) -> set[str]:
+        return set(self.tree.index)
+
+    def _update_etr(self, k: int, stage: Stage, crew: str = "") -> None:
+        rec = self.records[k]
+        distance = math.nan
+        status = self._crew_status.get(crew or rec.crew)
+        if stage == Stage.dispatched and status is not None:
+            xy = self.device_xy(rec.device)
+            if xy is not None:
+                distance = float(np.hypot(status.x_m - xy[0], status.y_m - xy[1]))
+        ahead = 0
+        if stage == Stage.waiting and self.rules.storm and not rec.crew:  # behind every outage waiting now
+            ahead = sum(1 for j in self._active_at.values() if j != k and not self.records[j].crew)
+        crews = sum(1 for s in self._crew_status.values() if s.on_duty) or 1
+        rec.etr_s = estimate(self.etr, stage, now_s=self.clock.now(), cause=rec.cause, distance_m=distance,
+                             ahead=ahead, crews=crews, storm=self.rules.storm)
+        self._touch(k)
+
+    def device_xy(self, device: str) -> tuple[float, float] | None:
+        net = self.model.net
+        row = net.switch.get(device)
+        if row is not None:
+            bus = net.switch["from_bus"][row]
+        else:
+            t = net.transformer.get(device)
+            if t is None:
+                return None
+            bus = net.transformer["bus"][t][0]
+        b = net.bus.position(str(bus))
+        return float(net.bus["x"][b]), float(net.bus["y"][b])
+
+    # -- records ----------------------------------------------------------------------------------
+
+    def _new(self, device: str, now: float, state: OutageState) -> int:
+        node = self.tree.node(device)
+        kind = str(self.tree.kind[node]) if node >= 0 else "switch"
+        rec = OutageRecord(f"OUT-{len(self.records) + 1:06d}", device, kind, self.model.feeder_of(device)
+                           if kind != "transformer" else self._feeder_of_transformer(device), state, now, now)
+        if state == OutageState.confirmed:
+            rec.confirmed_s = now
+        k = len(self.records)
+        self.records.append(rec)
+        self._by_id[rec.id] = k
+        self._active_at[device] = k
+        self._rows_of[k] = []
+        rec.note(now, f"{state.value} at {device}")
+        self._update_etr(k, Stage.waiting)
+        return k
+
+    def _feeder_of_transformer(self, device: str) -> str:
+        net = self.model.net
+        t = net.transformer.get(device)
+        return self.model.feeder_of(f"bus.{net.transformer['bus'][t][1]}") if t is not None else ""
+
+    def _relocate(self, k: int, device: str, now: float) -> int:
+        """Move record ``k`` to ``device`` (above or below where it was): customers below the new
+        device join it, those not below it leave (never out on this record's account)."""
+        rec = self.records[k]
+        old = rec.device
+        if old == device:
+            return k
+        j = self._active_at.get(device)
+        if j is not None and j != k:  # an outage stands there already: this one joins it
+            self._merge(k, j, now)
+            return j
+        self._active_at.pop(old, None)
+        self._active_at[device] = k
+        node = self.tree.node(device)
+        rec.device = device
+        rec.device_kind = str(self.tree.kind[node]) if node >= 0 else "switch"
+        rec.note(now, f"moved from {old} to {device}")
+        if node >= 0:
+            mine = np.flatnonzero(self.owner == k)
+            pos = self.tree.position[mine]
+            outside = mine[(pos < self.tree.first[node]) | (pos >= self.tree.end[node])]
+            if len(outside):
+                self._drop(outside)
+            everyone = self.tree.customers_below(node)
+            free = everyone[(self.owner[everyone] < 0) & self.model.customer_live[everyone]]
+            self._reopen_or_add(k, free, np.full(len(free), rec.start_s))
+        self._touch(k)
+        return k
+
+    def _merge(self, j: int, k: int, now: float) -> None:
+        """Record ``j`` (predicted below ``k``'s device) joins ``k``."""
+        a, b = self.records[j], self.records[k]
+        self._transfer(np.flatnonzero(self.owner == j), k)
+        b.calls += a.calls
+        b.gasps += a.gasps
+        b.hazard = b.hazard or a.hazard
+        b.start_s = min(b.start_s, a.start_s)
+        self._callers.setdefault(k, []).extend(self._callers.pop(j, []))
+        self._witness.setdefault(k, {}).update(self._witness.pop(j, {}))
+        a.state, a.reason = OutageState.cancelled, f"merged into {b.id} at {b.device}"
+        a.note(now, a.reason)
+        b.note(now, f"{a.id} at {a.device} merged in")
+        if self._active_at.get(a.device) == j:
+            del self._active_at[a.device]
+        for crew, job in list(self._crew_job.items()):
+            if job == j:
+                self._crew_job[crew] = k
+                b.crew = b.crew or crew
+        self._touch(j)
+        self._touch(k)
+
+    def _withdraw(self, k: int, now: float, why: str) -> None:
+        """Not an outage after all: its customers' rows go (no interruption); the device is barred
+        from prediction for the window. With AMI the customers whose evidence made it are pinged
+        themselves: the silent ones' evidence (with its own time) is rolled up again."""
+        rec = self.records[k]
+        self._drop(np.flatnonzero(self.owner == k))
+        rec.state, rec.reason, rec.customers_out = OutageState.cancelled, why, 0
+        rec.note(now, why)
+        self._verified[rec.device] = now
+        if self._active_at.get(rec.device) == k:
+            del self._active_at[rec.device]
+        self._callers.pop(k, None)
+        witness = {c: kt for c, kt in self._witness.pop(k, {}).items()
+                   if self.owner[c] < 0 and self.model.customer_live[c] and kt[1] >= now - self.rules.window_s}
+        if witness and self.ami is not None:
+            cs = np.array(sorted(witness), np.int64)
+            self._ping(cs, lambda reply, w=witness: self._witnesses_answered(w, reply))
+        self._touch(k)
+
+    def _witnesses_answered(self, witness: dict[int, tuple[int, float]], reply: AmiReply) -> None:
+        """The customers behind a withdrawn prediction, pinged: the silent ones are still out."""
+        for m in reply.silent:
+            c = self._customer_of_meter[m]
+            kind, time_s = witness[c]
+            if self.owner[c] < 0 and self.model.customer_live[c]:
+                self._ev_s[c] = time_s if np.isnan(self._ev_s[c]) else min(self._ev_s[c], time_s)
+                self._ev_kind[c] |= kind | _SILENT
+                self._pending.add(c)
+        self._schedule_prediction()
+        self._flush()
+
+    # -- interruption rows ------------------------------------------------------------------------
+
+    def _add(self, k: int, customers: np.ndarray, starts: np.ndarray) -> None:
+        starts = np.maximum(np.asarray(starts, float), self._last_end[customers])
+        for c, s in zip(customers.tolist(), starts.tolist()):
+            r = len(self.i_customer)
+            self.i_outage.append(k)
+            self.i_customer.append(c)
+            self.i_start.append(float(s))
+            self.i_end.append(math.nan)
+            self._rows_of[k].append(r)
+            self._dirty_rows.add(r)
+            self._row[c] = r
+        self.owner[customers] = k
+        self._restored_row[customers] = -1
+        self._pending.difference_update(customers.tolist())
+
+    def _reopen_or_add(self, k: int, customers: np.ndarray, starts: np.ndarray) -> None:
+        """Add customers to record ``k``; one restored lately whose interruption goes on (found
+        silent after the restoration) has that row reopened and moved here, not a second one."""
+        now = self.clock.now()
+        recent = (self._restored_row[customers] >= 0) & (self._restored_at[customers] >= now - self.rules.verify_window_s)
+        for c in customers[recent].tolist():
+            r = int(self._restored_row[c])
+            old = self.i_outage[r]
+            self._rows_of[old].remove(r)
+            self._rows_of[k].append(r)
+            self.i_outage[r], self.i_end[r] = k, math.nan
+            self._row[c], self.owner[c], self._restored_row[c] = r, k, -1
+            self._dirty_rows.add(r)
+            self._touch(old)
+        fresh = ~recent
+        self._add(k, customers[fresh], starts[fresh])
+
+    def _transfer(self, customers: np.ndarray, k: int) -> None:
+        for c in customers.tolist():
+            r = int(self._row[c])
+            old = self.i_outage[r]
+            self._rows_of[old].remove(r)
+            self._rows_of[k].append(r)
+            self.i_outage[r] = k
+            self._dirty_rows.add(r)
+            self._touch(old)
+        self.owner[customers] = k
+
+    def _drop(self, customers: np.ndarray) -> None:
+        """Take customers out of their record with no interruption (they were never out)."""
+        for c in customers.tolist():
+            r = int(self._row[c])
+            self._rows_of[self.i_outage[r]].remove(r)
+            self._touch(self.i_outage[r])
+            self._deleted.add(r)
+            self._dirty_rows.add(r)
+        self.owner[customers] = -1
+        self._row[customers] = -1
+
+    def _restore(self, k: int, customers: np.ndarray, now: float, why: str) -> None:
+        if not len(customers):
+            return
+        rec = self.records[k]
+        rows = self._row[customers]
+        for r in rows.tolist():
+            self.i_end[r] = max(now, self.i_start[r])
+            self._dirty_rows.add(r)
+        self._restored_row[customers] = rows
+        self._restored_at[customers] = now
+        self._last_end[customers] = np.maximum(now, [self.i_start[r] for r in rows.tolist()])
+        self.owner[customers] = -1
+        self._row[customers] = -1
+        left = int(np.count_nonzero(self.owner == k))
+        rec.note(now, f"{len(customers)} customers restored ({why}); {left} still out")
+        if not left:
+            rec.state, rec.restored_s = OutageState.restored, now
+            if self._active_at.get(rec.device) == k:
+                del self._active_at[rec.device]
+            for crew, job in list(self._crew_job.items()):
+                if job == k:
+                    del self._crew_job[crew]
+            if self.calls is not None:
+                for sp in dict.fromkeys(self._callers.pop(k, [])):
+                    self.calls.callback(sp, "Power has been restored to your address. Thank you for your patience.")
+        self._touch(k)
+
+    # -- saving -----------------------------------------------------------------------------------
+
+    def _touch(self, k: int) -> None:
+        self._dirty.add(k)
+
+    def _flush(self) -> None:
+        """Bring the changed records' counts up to date, save them and tell the listeners."""
+        if not self._dirty and not self._dirty_rows:
+            return
+        now = self.clock.now()
+        for k in sorted(self._dirty):
+            rec = self.records[k]
+            rows = [r for r in self._rows_of[k] if r not in self._deleted]
+            rec.customers_interrupted = len(rows)
+            out = [self.i_customer[r] for r in rows if math.isnan(self.i_end[r])]
+            rec.customers_out = len(out)
+            rec.critical_out = int(np.count_nonzero(self._critical[out])) if out else 0
+            rec.customer_minutes = sum(((now if math.isnan(self.i_end[r]) else self.i_end[r]) - self.i_start[r])
+                                       for r in rows) / 60.0
+            if rows:
+                rec.start_s = min(rec.start_s, min(self.i_start[r] for r in rows))
+        if self.store is not None:
+            self.store.begin()
+            for k in sorted(self._dirty):
+                self.store.save_outage(self.records[k])
+            live = sorted(r for r in self._dirty_rows if r not in self._deleted)
+            self.store.save_interruptions((r, self.records[self.i_outage[r]].id, self.i_customer[r], self.i_start[r],
+                                           self.i_end[r]) for r in live)
+            self.store.delete_interruptions(sorted(r for r in self._dirty_rows if r in self._deleted))
+            self.store.commit()
+        dirty = sorted(self._dirty)
+        self._dirty, self._dirty_rows = set(), set()
+        for k in dirty:
+            for listener in self._listeners:
+                listener(self.records[k])
+
+    # -- a restart --------------------------------------------------------------------------------
+
+    def load(self, stored: Stored) -> None:
+        """Take up the records a store kept (after a crash of the IDMS): the outages, who is out
+        in which, and their interruption rows, so that nothing is counted twice."""
+        for rec in stored.outages:
+            if rec.state == OutageState.inside_premise:
+                self.inside_premise.append(rec)
+                continue
+            k = len(self.records)
+            self.records.append(rec)
+            self._by_id[rec.id] = k
+            self._rows_of[k] = []
+            if rec.active:
+                self._active_at[rec.device] = k
+                if rec.crew:
+                    self._crew_job[rec.crew] = k
+        if len(stored.interruption_id):
+            n = int(stored.interruption_id.max()) + 1
+            self.i_outage, self.i_customer = [0] * n, [0] * n
+            self.i_start, self.i_end = [0.0] * n, [math.nan] * n
+            self._deleted = set(range(n)) - set(stored.interruption_id.tolist())
+            for r, o, c, s, e in zip(stored.interruption_id.tolist(), stored.interruption_outage.tolist(),
+                                     stored.interruption_customer.tolist(), stored.interruption_start_s.tolist(),
+                                     stored.interruption_end_s.tolist()):
+                k = self._by_id[o]
+                self.i_outage[r], self.i_customer[r], self.i_start[r], self.i_end[r] = k, c, s, e
+                self._rows_of[k].append(r)
+                if math.isnan(e) and self.records[k].active:
+                    self.owner[c], self._row[c] = k, r

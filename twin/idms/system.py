@@ -1,0 +1,122 @@
+"""The IDMS assembled: SCADA, the network operations model and outage management on the four
+interfaces and a clock, with the outage store that outlives a crash.
+
+:class:`Idms` wires the parts the way a control room's systems are wired:
+
+* SCADA's telemetered statuses of switching devices (good quality) become the operations
+  model's beliefs (source ``scada``; an uncommanded open is ``protective``, the result of a SCADA
+  control ``commanded``);
+* a crew's report of a device operated becomes a belief (source ``crew``), then goes to outage
+  management with every other report;
+* outage management hears the model's changes, the AMI head-end and the call centre, and never
+  predicts a device SCADA shows closed;
+* the alarm list and the outage records are kept in the :class:`~twin.idms.oms.store.OutageStore`
+  (SQLite, WAL): :meth:`Idms.start` on a store that holds records takes them up again (a restart
+  after a crash), acknowledgements included.
+
+>>> idms = Idms(net, clock, field=link, ami=head_end, calls=centre, workforce=crews,   # doctest: +SKIP
+...             store="recordings/oms.sqlite")
+>>> idms.start()                                                                       # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from twin.grid.network import Network
+from twin.idms.interfaces.ami import AmiHeadEnd
+from twin.idms.interfaces.call_centre import CallCentre
+from twin.idms.interfaces.clock import Clock
+from twin.idms.interfaces.field_devices import FieldDeviceLink, Quality
+from twin.idms.interfaces.workforce import CrewReport, ReportKind, Workforce
+from twin.idms.oms.etr import EtrParameters
+from twin.idms.oms.manager import OutageManager
+from twin.idms.oms.rules import RuleSet
+from twin.idms.oms.store import OutageStore
+from twin.idms.operations_model import OperationsModel, Source
+from twin.idms.scada.alarms import Alarm
+from twin.idms.scada.points import PointChange, UnknownPoint
+from twin.idms.scada.scada import Scada
+
+__all__ = ["Idms"]
+
+log = logging.getLogger(__name__)
+
+
+class Idms:
+    """SCADA, the operations model and outage management on one set of interfaces (see the
+    module docstring). ``store``: the outage store's file (None: in memory, lost at exit)."""
+
+    def __init__(self, net: Network, clock: Clock, *, field: FieldDeviceLink, ami: AmiHeadEnd | None = None,
+                 calls: CallCentre | None = None, workforce: Workforce | None = None,
+                 store: str | Path | None = None, rules: RuleSet | str = "normal",
+                 etr: EtrParameters = EtrParameters(), integrity_period_s: float = 600.0) -> None:
+        self.net, self.clock = net, clock
+        self.workforce = workforce
+        self.scada = Scada(field, clock, integrity_period_s=integrity_period_s)
+        self.model = OperationsModel(net)
+        self.store = OutageStore(":memory:" if store is None else store)
+        self.oms = OutageManager(self.model, clock, ami=ami, calls=calls, store=self.store, rules=rules, etr=etr,
+                                 telemetered_closed=self.telemetered_closed)
+        self._switch_of: dict[str, str] = {}
+        self.scada.subscribe(self._on_point)
+        self.scada.alarms.listeners.append(self._on_alarm)
+        if workforce is not None:
+            workforce.subscribe(self._on_crew_report)
+            workforce.subscribe_status(self.oms.on_crew_status)
+            for status in workforce.crews():
+                self.oms.on_crew_status(status)
+        self.restarted = False
+
+    def start(self) -> None:
+        """Take up what the store holds (a restart), then start SCADA (its first integrity scan
+        brings the model's beliefs up to the field)."""
+        stored = self.store.load()
+        if stored.outages or stored.alarms:
+            self.restarted = True
+            self.oms.load(stored)
+            self.scada.alarms.restore(stored.alarms)
+            log.warning("IDMS restarted from its store: %d outage records, %d alarms taken up",
+                        len(stored.outages), len(stored.alarms))
+        self.scada.start()
+        self._switch_of = {d.id: d.element.split(".", 1)[1] for d in self.scada.devices.values()
+                           if d.element.startswith("switch.")}
+        for device, switch in self._switch_of.items():  # the statuses the first scan found
+            point = self.scada.points.value(device, "status")
+            quality = self._quality(device)
+            if point in ("open", "closed") and quality == Quality.good:
+                self.model.apply(switch, point == "open", Source.scada, self.clock.now(), cause="scan")
+
+    def telemetered_closed(self, device: str) -> bool:
+        """Whether SCADA shows ``device`` closed with good quality (it cannot be out, whatever
+        the calls say)."""
+        return self.scada.points.value(device, "status") == "closed" and self._quality(device) == Quality.good
+
+    def _quality(self, device: str) -> Quality | None:
+        try:
+            return self.scada.points.get(device, "status").quality
+        except UnknownPoint:  # a device SCADA does not see
+            return None
+
+    def _on_point(self, change: PointChange, commanded: bool) -> None:
+        if change.name != "status" or change.value not in ("open", "closed") or change.quality != Quality.good:
+            return
+        switch = self._switch_of.get(change.device)
+        if switch is None or not change.value_changed:
+            return
+        self.model.apply(switch, change.value == "open", Source.scada, change.time_s,
+                         cause="commanded" if commanded else "protective")
+
+    def _on_crew_report(self, report: CrewReport) -> None:
+        if report.kind == ReportKind.operated and report.closed is not None \
+                and self.net.switch.get(report.device) is not None:
+            self.model.apply(report.device, not report.closed, Source.crew, report.time_s, cause="crew")
+        self.oms.on_crew_report(report)
+
+    def _on_alarm(self, alarm: Alarm, listed: bool) -> None:
+        if listed:
+            self.store.save_alarm(alarm.record())
+        else:
+            self.store.delete_alarm(alarm.id)
+        self.store.commit()

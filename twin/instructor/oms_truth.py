@@ -1,0 +1,123 @@
+"""Outage prediction against the world's ground truth: how soon and how exactly the IDMS found
+each real outage, and what it believed that was not so.
+
+:class:`PredictionLog` listens to a session's outage manager and notes, at every change of a
+record, the device it is at and the customers the world really had without power then. Real
+outages are the world's sustained interruptions (:class:`~twin.world.physics.Outage` lasting
+``sustained_s`` or more) opened by a protective device. :func:`prediction_accuracy` then gives,
+per real outage, the first time the IDMS had an active record at exactly that device (its
+*detection*), and over the session:
+
+* ``exact_share``: real outages detected exactly within ``within_s`` of their start;
+* ``median_detect_s`` and ``p95_detect_s``: time from outage to exact detection (undetected
+  outages count as never: infinite);
+* ``false``: records made for customers who all had power (a false outage);
+* ``inside_premise_crews``: crews sent to a record whose customers all had power (an
+  inside-premise call the IDMS did not tell apart).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from twin.idms.oms.records import OutageRecord
+
+__all__ = ["Accuracy", "PredictionLog", "prediction_accuracy"]
+
+_PROTECTIVE = frozenset({"breaker", "recloser", "fuse"})
+
+
+class PredictionLog:
+    """Per record: ``(time_s, device, active)`` at each change, whether its customers were
+    really out when it was made, and whether a crew was sent to it while they all had power."""
+
+    def __init__(self, session) -> None:
+        self.session = session
+        self.changes: dict[str, list[tuple[float, str, bool]]] = {}
+        self.false: set[str] = set()
+        self.crew_to_nothing: set[str] = set()
+        self._crews: dict[str, str] = {}
+        session.idms.oms.subscribe(self._on_record)
+
+    def _on_record(self, rec: OutageRecord) -> None:
+        oms, grid = self.session.idms.oms, self.session.world.grid
+        now = oms.clock.now()
+        seen = self.changes.setdefault(rec.id, [])
+        if not seen or seen[-1][1:] != (rec.device, rec.active):
+            seen.append((now, rec.device, rec.active))
+        if rec.active:
+            customers = oms.customers_of(rec.id)
+            really_out = bool(len(customers)) and not grid.energised_customers[customers].all()
+            if len(seen) == 1 and not really_out and len(customers):
+                self.false.add(rec.id)
+            if rec.crew and self._crews.get(rec.id) != rec.crew:
+                self._crews[rec.id] = rec.crew
+                if not really_out and len(customers):
+                    self.crew_to_nothing.add(rec.id)
+
+
+@dataclass(frozen=True)
+class Accuracy:
+    """Prediction accuracy over a session (see the module docstring)."""
+
+    real_outages: int
+    exact_share: float
+    median_detect_s: float
+    p95_detect_s: float
+    undetected: int
+    false: int
+    inside_premise_crews: int
+    records: int
+
+    def line(self) -> str:
+        """The one line `benchmarks/oms.py` ends each setting with."""
+        return (f"exact_5min={100.0 * self.exact_share:.1f}% median_detect_s={self.median_detect_s:.0f} "
+                f"p95_detect_s={self.p95_detect_s:.0f} false={self.false}")
+
+
+def prediction_accuracy(log: PredictionLog, *, within_s: float = 300.0, sustained_s: float = 300.0,
+                        until_s: float | None = None) -> Accuracy:
+    """Score the log's session against the world's outages (see the module docstring)."""
+    world = log.session.world
+    net = world.grid.net
+    end = world.now if until_s is None else until_s
+    kinds = _switch_kinds(net)
+    detect: list[float] = []
+    for o in world.grid.outages:
+        if kinds.get(o.device) not in _PROTECTIVE:
+            continue
+        restored = end if math.isnan(o.restored_s) else o.restored_s
+        if restored - o.start_s < sustained_s or o.start_s > end - within_s:
+            continue
+        first = math.inf
+        for changes in log.changes.values():
+            for t, device, active in changes:
+                if device == o.device and active and o.start_s - 1.0 <= t <= restored and t - o.start_s < first:
+                    first = t - o.start_s
+                    break
+        detect.append(max(0.0, first))
+    d = np.asarray(detect, float)
+    n = len(d)
+    records = len(log.changes)
+    return Accuracy(real_outages=n, exact_share=float(np.mean(d <= within_s)) if n else 1.0,
+                    median_detect_s=_quantile(d, 0.5), p95_detect_s=_quantile(d, 0.95),
+                    undetected=int(np.count_nonzero(np.isinf(d))), false=len(log.false),
+                    inside_premise_crews=len(log.crew_to_nothing), records=records)
+
+
+def _quantile(d: np.ndarray, q: float) -> float:
+    """The ``q`` quantile by rank (the lowest value with a share ``q`` at or below it), which
+    stays infinite where undetected outages reach it; 0 for none."""
+    if not len(d):
+        return 0.0
+    return float(np.sort(d)[max(0, math.ceil(q * len(d)) - 1)])
+
+
+def _switch_kinds(net) -> dict[str, str]:
+    from twin.grid.schema import SwitchKind
+
+    sw = net.switch
+    return {str(i): SwitchKind(int(k)).name for i, k in zip(sw.ids.tolist(), np.asarray(sw["kind"]).tolist())}

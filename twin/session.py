@@ -1,0 +1,145 @@
+"""A session: the world and the IDMS run together, the IDMS seeing the world only through its four
+interfaces (virtual links) and the clock, run by the automatic dispatcher.
+
+:func:`build_session` makes the world (:func:`twin.world.simulate.build_world`, with the world's
+own crew dispatcher off), the virtual links (field devices, AMI head-end unless ``ami=False``,
+call centre, workforce, clock) and the :class:`~twin.idms.system.Idms` on them, with an
+:class:`~twin.idms.dispatcher.AutomaticDispatcher`. :func:`run_session` runs the storm's hours,
+then on until the world has every customer back (up to ``max_extra_h`` more), and sums up: the
+world's truth, the IDMS's outage records and the IEEE 1366 indices from them. ``twin run`` is
+this, with a report written (CSV and HTML).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+from twin.grid.network import Network
+from twin.idms.dispatcher import AutomaticDispatcher
+from twin.idms.oms.records import OutageState
+from twin.idms.system import Idms
+from twin.world.environment import DEFAULT_START
+from twin.world.simulate import WorldParts, WorldSummary, build_world, summarise
+
+__all__ = ["Session", "SessionSummary", "build_session", "run_session"]
+
+
+@dataclass
+class Session:
+    """The world's parts, the IDMS on them and the dispatcher running it."""
+
+    parts: WorldParts
+    idms: Idms
+    dispatcher: AutomaticDispatcher | None
+    hours: float
+    storm: str
+
+    @property
+    def world(self):
+        return self.parts.world
+
+
+@dataclass(frozen=True)
+class SessionSummary:
+    """What a session came to: the world's summary, the IDMS's outage records and the indices."""
+
+    world: WorldSummary
+    outages: int  # records that were outages (restored or still active)
+    active: int
+    cancelled: int  # withdrawn (pings, a crew found power on) or merged into a larger outage
+    inside_premise: int
+    dispatches: int
+    alarms_acknowledged: int
+    pings: int
+    out_at_end: int  # customers the world has without power at the end
+    restored_s: float  # when the world had every customer back (NaN: not within the run)
+    end_s: float
+    saifi: float
+    saidi_min: float
+    caidi_min: float
+    customer_minutes: float  # by the IDMS's records
+    idms_wall_s: float
+
+    def text(self) -> str:
+        back = "every customer restored" if self.out_at_end == 0 else f"{self.out_at_end:,} customers still out"
+        when = f" at {self.restored_s / 3600.0:.1f} h" if not math.isnan(self.restored_s) else ""
+        return (f"{self.world.text()}\n"
+                f"IDMS: {self.outages:,} outages ({self.active} active), {self.cancelled:,} predictions withdrawn or "
+                f"merged, {self.inside_premise} inside-premise calls; {self.dispatches:,} crew dispatches, "
+                f"{self.alarms_acknowledged:,} alarms acknowledged, {self.pings:,} AMI pings; {back}{when}; "
+                f"SAIFI {self.saifi:.3f}, SAIDI {self.saidi_min:.1f} min, CAIDI {self.caidi_min:.1f} min "
+                f"({self.customer_minutes:,.0f} customer-minutes)")
+
+
+def build_session(net: Network, *, hours: float = 24.0, storm: str | None = None, seed: int = 0,
+                  start: datetime = DEFAULT_START, ami: bool = True, rules: str | None = None,
+                  store: str | Path | None = None, dispatcher: bool = True,
+                  events_path: str | Path | None = None) -> Session:
+    """The world and the IDMS on it (see the module docstring); ``rules`` the outage prediction
+    rule set (default: ``storm`` under a storm, else ``normal``); ``store`` the outage store's file."""
+    from twin.callers.call_centre_link import VirtualCallCentre
+    from twin.field_devices.link import VirtualFieldLink
+    from twin.meters.headend_link import VirtualHeadEnd
+    from twin.world.clock_link import WorldClock
+    from twin.world.workforce_link import VirtualWorkforce
+
+    parts = build_world(net, hours=hours, storm=storm, seed=seed, start=start, auto_dispatch=False,
+                        events_path=events_path)
+    world = parts.world
+    idms = Idms(net, WorldClock(world), field=VirtualFieldLink(world, parts.devices, parts.indicators),
+                ami=VirtualHeadEnd(world, parts.fleet) if ami else None, calls=VirtualCallCentre(world),
+                workforce=VirtualWorkforce(world, parts.crews), store=store,
+                rules=rules or ("storm" if storm else "normal"))
+    idms.start()
+    auto = AutomaticDispatcher(idms) if dispatcher else None
+    return Session(parts, idms, auto, float(hours), storm or "")
+
+
+def run_session(net: Network, *, hours: float = 24.0, storm: str | None = None, seed: int = 0,
+                ami: bool = True, rules: str | None = None, store: str | Path | None = None,
+                max_extra_h: float = 72.0, session: Session | None = None) -> tuple[Session, SessionSummary]:
+    """Run a session's storm, then on until every customer is back (at most ``max_extra_h`` more)."""
+    if session is None:
+        session = build_session(net, hours=hours, storm=storm, seed=seed, ami=ami, rules=rules, store=store)
+    world = session.world
+    started = time.perf_counter()
+    world.run_to(session.parts.end_s)
+    limit = session.parts.end_s + max_extra_h * 3600.0
+    while not world.grid.energised_customers.all() and world.now < limit:
+        world.run_to(min(limit, world.now + 3600.0))
+    wall = time.perf_counter() - started
+    if session.parts.writer is not None:
+        session.parts.writer.close()
+    return session, summarise_session(session, wall)
+
+
+def summarise_session(session: Session, wall_s: float) -> SessionSummary:
+    """The session's summary now."""
+    from twin.idms.reliability import indices
+
+    world, idms = session.world, session.idms
+    end_s = world.now
+    summary = summarise(world, end_s / 3600.0, session.storm, session.parts.faults, wall_s)
+    records = idms.oms.records
+    outages = [r for r in records if r.state in (OutageState.restored, OutageState.predicted, OutageState.confirmed)]
+    restored = [o.restored_s for o in world.grid.outages]
+    out_at_end = int(np.count_nonzero(~world.grid.energised_customers))
+    restored_s = float(np.nanmax(restored)) if restored and out_at_end == 0 else math.nan
+    feeders = idms.model.feeders_of(np.arange(len(world.grid.energised_customers)))
+    table = indices(idms.oms.interruptions(), feeders, t0_s=0.0, t1_s=max(end_s, 1.0))
+    system = table.loc["system"]
+    return SessionSummary(
+        world=summary, outages=len(outages), active=sum(1 for r in records if r.active),
+        cancelled=sum(1 for r in records if r.state == OutageState.cancelled),
+        inside_premise=len(idms.oms.inside_premise),
+        dispatches=session.dispatcher.dispatches if session.dispatcher else 0,
+        alarms_acknowledged=session.dispatcher.acknowledged if session.dispatcher else 0,
+        pings=idms.oms.pings, out_at_end=out_at_end, restored_s=restored_s, end_s=end_s,
+        saifi=float(system["saifi"]), saidi_min=float(system["saidi_min"]), caidi_min=float(system["caidi_min"]),
+        customer_minutes=float(system["customer_minutes"]), idms_wall_s=wall_s)
