@@ -7,6 +7,8 @@
     twin shortcircuit MODEL [--bus B] [--csv F]  fault currents at every bus, or one fault in full
     twin simulate MODEL [--hours H] [--storm NAME] [--seed S] [--events F]  the world alone, a storm day
                                               (an imported feeder gets customers and protection: --save-model DIR)
+    twin run MODEL [--storm NAME] [--hours H] [--seed S] [--report DIR] [--no-ami] [--rules R] [--store F]
+                                              the world and the IDMS together, run by the automatic dispatcher
     twin demo [--out DIR]                     the end-to-end demonstration behind `make demo`
 """
 
@@ -68,6 +70,18 @@ def _parser() -> argparse.ArgumentParser:
     w.add_argument("--save-model", type=Path, help="an imported feeder: write it, with the customers and protection "
                    "attached for the run, as a native model folder")
 
+    r = sub.add_parser("run", help="a storm with the IDMS on the world, run by the automatic dispatcher, headless")
+    r.add_argument("model", help="OpenDSS master file, native model folder, or territory:N (N customers, generated)")
+    r.add_argument("--storm", choices=["thunderstorm", "hurricane", "ice"], help="a built-in storm (default: blue sky)")
+    r.add_argument("--hours", type=float, default=24.0, help="hours of weather; the run goes on until everyone "
+                   "is restored (at most 72 h more)")
+    r.add_argument("--seed", type=int, default=0, help="seed of every random draw (default 0)")
+    r.add_argument("--report", type=Path, help="folder for the report: reliability.csv and .html, outages.csv, "
+                   "summary.txt")
+    r.add_argument("--no-ami", action="store_true", help="the IDMS without the AMI head-end (calls and SCADA only)")
+    r.add_argument("--rules", choices=["normal", "storm"], help="outage prediction rules (default: storm in a storm)")
+    r.add_argument("--store", type=Path, help="the IDMS's outage store (SQLite); an existing one is taken up again")
+
     d = sub.add_parser("demo", help="generate, validate and query a territory and the IEEE feeders")
     d.add_argument("--out", type=Path, default=Path("out"), help="folder for generated models")
     d.add_argument("--customers", type=int, default=20_000, help="size of the demo territory")
@@ -98,6 +112,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "simulate":
             return _simulate(args.model, hours=args.hours, storm=args.storm, seed=args.seed, events=args.events,
                              save_model=args.save_model)
+        if args.command == "run":
+            return _run(args.model, storm=args.storm, hours=args.hours, seed=args.seed, report=args.report,
+                        ami=not args.no_ami, rules=args.rules, store=args.store)
         if args.command == "demo":
             from twin.demo import run_demo
 
@@ -203,6 +220,33 @@ def _simulate(model: str, *, hours: float, storm: str | None, seed: int, events:
         net = _ready_for_world(load_model(model), storm=storm, save_model=save_model)
     _, summary = run_world(net, hours=hours, storm=storm, seed=seed, events_path=events)
     print(summary.text())
+    return 0
+
+
+def _run(model: str, *, storm: str | None, hours: float, seed: int, report: Path | None, ami: bool,
+         rules: str | None, store: Path | None) -> int:
+    """World and IDMS through a storm, the automatic dispatcher at the desk; prints the summary."""
+    from twin.errors import ModelError
+    from twin.session import run_session
+
+    if model.endswith((".yaml", ".yml")):
+        raise ModelError(f"{model}: scenario files are not read yet", component="scenario", element=model,
+                         fix="give a model (OpenDSS, native folder or territory:N) with --storm and --seed")
+    if model.startswith("territory:"):
+        from twin.world.territory import generate_territory
+
+        net = generate_territory(int(model.partition(":")[2].replace("_", "")), seed=seed)
+    else:
+        from twin.grid.io import load_model
+
+        net = _ready_for_world(load_model(model), storm=storm, save_model=None)
+    session, summary = run_session(net, hours=hours, storm=storm, seed=seed, ami=ami, rules=rules, store=store)
+    print(summary.text())
+    if report is not None:
+        from twin.session import write_report
+
+        for path in write_report(session, summary, report):
+            print(f"wrote {path}")
     return 0
 
 

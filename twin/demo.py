@@ -105,6 +105,17 @@ def run_demo(out: Path, *, customers: int = 20_000, seed: int = 1) -> int:
     _, summary = run_world(net, hours=12.0, storm="thunderstorm", seed=seed, events_path=events)
     print("  " + summary.text())
     print(f"  event stream: {events}")
+
+    print("\n== 7. The IDMS on the world: a hurricane day, the automatic dispatcher at the desk ==")
+    print(f"  (as `twin run territory:{len(net.service_point)} --storm hurricane --seed {seed} --report {out / 'report'}`)")
+    from twin.session import run_session, write_report
+
+    for old in out.glob("oms.sqlite*"):  # a fresh session: not the records of the last demo
+        old.unlink()
+    session, run = run_session(net, hours=24.0, storm="hurricane", seed=seed, store=out / "oms.sqlite")
+    print("  " + run.text().replace("\n", "\n  "))
+    for path in write_report(session, run, out / "report"):
+        print(f"  wrote {path}")
     return status
 
 

@@ -27,7 +27,7 @@ from twin.idms.system import Idms
 from twin.world.environment import DEFAULT_START
 from twin.world.simulate import WorldParts, WorldSummary, build_world, summarise
 
-__all__ = ["Session", "SessionSummary", "build_session", "run_session"]
+__all__ = ["Session", "SessionSummary", "build_session", "run_session", "summarise_session", "write_report"]
 
 
 @dataclass
@@ -143,3 +143,27 @@ def summarise_session(session: Session, wall_s: float) -> SessionSummary:
         pings=idms.oms.pings, out_at_end=out_at_end, restored_s=restored_s, end_s=end_s,
         saifi=float(system["saifi"]), saidi_min=float(system["saidi_min"]), caidi_min=float(system["caidi_min"]),
         customer_minutes=float(system["customer_minutes"]), idms_wall_s=wall_s)
+
+
+def write_report(session: Session, summary: SessionSummary, folder: str | Path) -> list[Path]:
+    """The session's report in ``folder``: the IEEE 1366 reliability report from the IDMS's
+    records (``reliability.csv``, ``reliability.html``), the outage records (``outages.csv``) and
+    the summary (``summary.txt``)."""
+    import pandas as pd
+
+    from twin.idms.reliability_report import build_report, write_csv, write_html
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    idms, world = session.idms, session.world
+    feeders = idms.model.feeders_of(np.arange(len(world.grid.energised_customers)))
+    title = f"Reliability: {session.storm or 'blue sky'} over {idms.net.name}"
+    report = build_report(idms.oms.interruptions(), feeders, t0_s=0.0, t1_s=max(world.now, 1.0), title=title,
+                          epoch=world.calendar.start)
+    paths = [write_csv(report, folder / "reliability.csv"), write_html(report, folder / "reliability.html")]
+    rows = [r.record() for r in idms.oms.records] + [r.record() for r in idms.oms.inside_premise]
+    out = folder / "outages.csv"
+    pd.DataFrame(rows).to_csv(out, index=False)
+    text = folder / "summary.txt"
+    text.write_text(summary.text() + "\n")
+    return paths + [out, text]

@@ -113,6 +113,7 @@ class OutageManager:
         self._callers: dict[int, list[str]] = {}  # record -> service points that called
         self._witness: dict[int, dict[int, tuple[int, float]]] = {}  # record -> {customer: (kinds, time)} behind it
         self._hazards: set[int] = set()  # customers whose call reported wires down
+        self._sub: dict[int, set[str]] = {}  # record -> devices of predictions merged into it
         # interruption rows
         self.i_outage: list[int] = []
         self.i_customer: list[int] = []
@@ -217,6 +218,7 @@ class OutageManager:
             mine = owned[self.owner[owned] == k]
             if rec.device == device or (rec.state == OutageState.confirmed and rec.confirmed_by != "ami"
                                         and self._believed_closed(rec.device)):
+                mine = self._keep_predicted_pockets(k, mine, now)
                 self._restore(k, mine, now, f"{device} closed")
                 back.extend(mine.tolist())
         k = self._active_at.get(device)
@@ -227,6 +229,29 @@ class OutageManager:
         self._ev_kind[regained] = 0
         if back:
             self._verify_restoration(np.asarray(back, np.int64))
+
+    def _keep_predicted_pockets(self, k: int, back: np.ndarray, now: float) -> np.ndarray:
+        """Of customers ``back`` of record ``k``, those below a device once predicted out in its own
+        right and merged into ``k`` stay out, in a predicted outage at that device again (a blown
+        fuse inside a recloser's lockout: the AMI pings or a crew will say); returns the rest."""
+        tree = self.tree
+        for device in sorted(self._sub.pop(k, set())):
+            node = tree.node(device)
+            if node < 0 or not len(back) or device in self._active_at:
+                continue
+            pos = tree.position[back]
+            inside = back[(pos >= tree.first[node]) & (pos < tree.end[node])]
+            if not len(inside):
+                continue
+            j = self._new(device, now, OutageState.predicted)
+            self._transfer(inside, j)
+            self.records[j].note(now, f"{len(inside)} customers kept out: {device} was predicted inside "
+                                      f"{self.records[k].id}")
+            self._touch(j)
+            back = np.setdiff1d(back, inside)
+            if self.ami is not None:
+                self._check(j, node, now)
+        return back
 
     def _believed_closed(self, device: str) -> bool:
         """Whether the model believes a device closed (a transformer always is)."""
@@ -330,9 +355,7 @@ class OutageManager:
         self._pending = set()
         if not len(pending):
             return
-        fresh = pending[~(self._ev_s[pending] < now - self.rules.window_s)]
-        stale = np.setdiff1d(pending, fresh)
-        self._ev_s[stale], self._ev_kind[stale] = np.nan, 0
+        fresh = pending  # old evidence is not forgotten: a customer who said 'no power' is out until shown otherwise
         if self.ami is not None:  # a call alone: ping the meter before believing it
             unchecked = fresh[(self._ev_kind[fresh] == _CALL) & ~self._pinged[fresh]]
             if len(unchecked):
@@ -674,6 +697,7 @@ class OutageManager:
         b.start_s = min(b.start_s, a.start_s)
         self._callers.setdefault(k, []).extend(self._callers.pop(j, []))
         self._witness.setdefault(k, {}).update(self._witness.pop(j, {}))
+        self._sub.setdefault(k, set()).update(self._sub.pop(j, set()) | {a.device})
         a.state, a.reason = OutageState.cancelled, f"merged into {b.id} at {b.device}"
         a.note(now, a.reason)
         b.note(now, f"{a.id} at {a.device} merged in")

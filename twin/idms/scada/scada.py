@@ -34,6 +34,8 @@ __all__ = ["Scada", "ScanRepair"]
 
 log = logging.getLogger(__name__)
 
+_ANALOGS = frozenset({"i_amps", "v_volts", "p_kw", "q_kvar"})
+
 
 @dataclass(frozen=True)
 class ScanRepair:
@@ -86,7 +88,7 @@ class Scada:
         changes = self.points.update(self.link.read(devices), received_s=self.clock.now())
         repairs = []
         for c in changes:
-            if c.value_changed:
+            if c.value_changed and c.name not in _ANALOGS:  # analogs move between scans by nature
                 repair = ScanRepair(c.received_s, c.device, c.name, c.old_value, c.value)
                 repairs.append(repair)
                 log.info("integrity scan: %s %s was %r in SCADA, field has %r", c.device, c.name,
