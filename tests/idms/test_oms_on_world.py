@@ -165,11 +165,6 @@ def test_a_fuse_outage_inside_a_recloser_outage_keeps_each_customer_in_one_recor
     assert counts.sum() == len(below_recloser)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "library bug: OutageManager.on_crew_report (twin/idms/oms/manager.py, the ReportKind.operated "
-    "branch) restores every customer of the record at a device a crew closes, even when the operations "
-    "model believes a device above it (the locked-out recloser) open: the fuse's customers leave every "
-    "record while the world still has them out"))
 def test_customers_below_a_fuse_closed_under_a_locked_out_recloser_stay_in_an_outage(net):
     s = nested_session(net)
     s.world.run_to(1500.0)
@@ -273,11 +268,6 @@ def test_a_small_thunderstorm_runs_to_every_customer_restored(storm):
     assert summary.active == 0
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "library bug: OutageManager.on_crew_report (twin/idms/oms/manager.py, the ReportKind.found_nothing "
-    "branch) withdraws an AMI-confirmed outage when the crew patrols and finds nothing (a temporary "
-    "fault: the world's crew then closes the blown fuse), deleting its customers' interruption rows: "
-    "this storm's one real outage (22 customers, 6 min) counts 0 customer-minutes, SAIDI 0, CAIDI NaN"))
 def test_a_small_thunderstorm_gives_the_worlds_customer_minutes_and_finite_indices(storm):
     session, summary = storm
     assert math.isfinite(summary.saidi_min) and summary.saidi_min > 0
@@ -285,10 +275,6 @@ def test_a_small_thunderstorm_gives_the_worlds_customer_minutes_and_finite_indic
     assert summary.customer_minutes == pytest.approx(summary.world.customer_minutes, rel=0.15)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "library bug: OutageManager.on_crew_report (twin/idms/oms/manager.py, the ReportKind.found_nothing "
-    "branch) takes a crew's 'found nothing' at the device that opened for 'power on' and withdraws the "
-    "outage, deleting its interruption rows, though the fuse was open until the crew closed it"))
 def test_a_fuse_blown_by_a_temporary_fault_is_an_outage_restored_when_the_crew_closes_it(net):
     s = build_session(net, hours=24.0, seed=1, ami=True, dispatcher=True)
     s.world.inject(Fault(line_below(net, FUSE), permanent=False), at_s=600.0)

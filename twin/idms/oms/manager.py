@@ -569,7 +569,7 @@ class OutageManager:
         if report.kind == ReportKind.operated and report.closed:
             j = self._active_at.get(report.device)
             if j is not None:  # a predicted device the model never believed open
-                self._restore(j, np.flatnonzero(self.owner == j), now, f"{report.device} closed by {report.crew}")
+                self._closed_by_crew(j, report, now)
         if k is None or not self.records[k].active:
             if report.kind in (ReportKind.free, ReportKind.refused):
                 self._crew_job.pop(report.crew, None)
@@ -591,6 +591,9 @@ class OutageManager:
             if report.device and report.device != rec.device and report.device in self._all_devices():
                 k = self._relocate(k, report.device, now)
                 rec = self.records[k]
+            if report.line:  # patrolled a section that was out and found no fault left: a temporary one
+                rec.cause = rec.cause or "temporary"
+                rec.note(now, f"crew {report.crew} patrolled {rec.device}'s section and found no fault")
             elif rec.state == OutageState.predicted or rec.confirmed_by == "ami":
                 self._withdraw(k, now, f"crew {report.crew} found power on at {rec.device}")
         elif report.kind in (ReportKind.free, ReportKind.refused):
@@ -602,6 +605,28 @@ class OutageManager:
             self._update_etr(k, _ETR_STAGE[report.kind], report.crew)
         self._touch(k)
         self._flush()
+
+    def _closed_by_crew(self, j: int, report: CrewReport, now: float) -> None:
+        """A crew closed the device of record ``j``: its customers the model believes fed are back;
+        those an open device above still cuts off go to that device's outage."""
+        mine = np.flatnonzero(self.owner == j)
+        live = mine[self.model.customer_live[mine]]
+        self._restore(j, live, now, f"{report.device} closed by {report.crew}")
+        moved_to = ""
+        for c in np.setdiff1d(mine, live).tolist():
+            above = next((d for d in self.model.devices_above(f"service_point.{self._sp_ids[c]}")
+                          if self.model.belief(d)[0]), "")
+            k = self._active_at.get(above)
+            if k is not None and k != j:
+                self._transfer(np.array([c], np.int64), k)
+                moved_to = self.records[k].id
+        rec = self.records[j]
+        if rec.active and moved_to and not np.count_nonzero(self.owner == j):
+            rec.state, rec.reason = OutageState.cancelled, f"its customers are out in {moved_to}, above it"
+            rec.note(now, rec.reason)
+            if self._active_at.get(rec.device) == j:
+                del self._active_at[rec.device]
+        self._touch(j)
 
     def _all_devices(self) -> set[str]:
         return set(self.tree.index)
