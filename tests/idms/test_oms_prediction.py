@@ -333,7 +333,7 @@ def test_built_in_rule_sets():
     normal, storm = rule_set("normal"), rule_set("storm")
     assert normal is RULE_SETS["normal"] and normal.name == "normal" and not normal.storm
     assert (storm.device_min_children, storm.device_min_customers, storm.device_min_share) == (3, 5, 0.6)
-    assert (storm.window_s, storm.hold_s, storm.storm) == (1800.0, 45.0, True)
+    assert (storm.window_s, storm.hold_s, storm.storm) == (1800.0, 30.0, True)
     assert normal.device_min_children == 2 and normal.transformer_min_customers == 1
     with pytest.raises(dataclasses.FrozenInstanceError):
         normal.hold_s = 1.0  # type: ignore[misc]

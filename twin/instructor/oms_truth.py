@@ -4,7 +4,8 @@ each real outage, and what it believed that was not so.
 :class:`PredictionLog` listens to a session's outage manager and notes, at every change of a
 record, the device it is at and the customers the world really had without power then. Real
 outages are the world's sustained interruptions (:class:`~twin.world.physics.Outage` lasting
-``sustained_s`` or more) opened by a protective device. :func:`prediction_accuracy` then gives,
+``sustained_s`` or more) held by a protective device: the device isolating its customers five
+minutes after it began (a recloser that tripped and reclosed while a fuse below it blew: the fuse). :func:`prediction_accuracy` then gives,
 per real outage, the first time the IDMS had an active record at exactly that device (its
 *detection*), and over the session:
 
@@ -34,13 +35,34 @@ class PredictionLog:
     """Per record: ``(time_s, device, active)`` at each change, whether its customers were
     really out when it was made, and whether a crew was sent to it while they all had power."""
 
-    def __init__(self, session) -> None:
-        self.session = session
+    def __init__(self, session, *, settle_s: float = 300.0) -> None:
+        self.session, self.settle_s = session, settle_s
+        self.settled: dict[int, str] = {}
+        """Per world outage (its index): the device isolating it ``settle_s`` after it began
+        (the protection's sequence over: a recloser that reclosed while a fuse held, the fuse)."""
+        self._seen_outages = 0
+        session.world.events.subscribe(self._on_world)
         self.changes: dict[str, list[tuple[float, str, bool]]] = {}
         self.false: set[str] = set()
         self.crew_to_nothing: set[str] = set()
         self._crews: dict[str, str] = {}
         session.idms.oms.subscribe(self._on_record)
+
+    def _on_world(self, event) -> None:
+        from twin.world.events import EventKind
+
+        if event.kind != EventKind.outage:
+            return
+        world = self.session.world
+        for k in range(self._seen_outages, len(world.grid.outages)):
+            world.env.process(self._settle(k))
+        self._seen_outages = len(world.grid.outages)
+
+    def _settle(self, k: int):
+        """Note which device isolates world outage ``k`` once its protection has settled."""
+        yield self.session.world.env.timeout(self.settle_s)
+        o = self.session.world.grid.outages[k]
+        self.settled[k] = o.isolated_by if math.isnan(o.restored_s) else ""
 
     def _on_record(self, rec: OutageRecord) -> None:
         oms, grid = self.session.idms.oms, self.session.world.grid
@@ -86,16 +108,17 @@ def prediction_accuracy(log: PredictionLog, *, within_s: float = 300.0, sustaine
     end = world.now if until_s is None else until_s
     kinds = _switch_kinds(net)
     detect: list[float] = []
-    for o in world.grid.outages:
-        if kinds.get(o.device) not in _PROTECTIVE:
+    for k, o in enumerate(world.grid.outages):
+        device = log.settled.get(k, o.device)  # after a reclose that brought most back, the fuse that held
+        if kinds.get(device) not in _PROTECTIVE:
             continue
         restored = end if math.isnan(o.restored_s) else o.restored_s
         if restored - o.start_s < sustained_s or o.start_s > end - within_s:
             continue
         first = math.inf
         for changes in log.changes.values():
-            for t, device, active in changes:
-                if device == o.device and active and o.start_s - 1.0 <= t <= restored and t - o.start_s < first:
+            for t, seen, active in changes:
+                if seen == device and active and o.start_s - 1.0 <= t <= restored and t - o.start_s < first:
                     first = t - o.start_s
                     break
         detect.append(max(0.0, first))

@@ -146,12 +146,14 @@ class Received:
 @dataclass(frozen=True)
 class PingResult:
     """Answers to a ping at ``time_s`` (when the last answer came or the head-end gave up):
-    ``answered`` per row asked (True: the meter has power), ``delay_s`` (NaN: no answer)."""
+    ``answered`` per row asked (True: the meter has power), ``delay_s`` (NaN: no answer),
+    ``routed`` (False: the head-end had no route to the meter, its collector or back-haul down)."""
 
     time_s: float
     rows: np.ndarray
     answered: np.ndarray
     delay_s: np.ndarray
+    routed: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -164,6 +166,7 @@ class VoltageRead:
     answered: np.ndarray
     delay_s: np.ndarray
     v_pu: np.ndarray
+    routed: np.ndarray | None = None
 
 
 class HeadEnd:
@@ -396,7 +399,8 @@ class MeterFleet:
         p, env = self.params, self.world.env
         n = len(rows)
         delay = np.clip(p.ping_median_s * np.exp(p.ping_sigma * self._rng.standard_normal(n)), 0.0, None)
-        answered = ((self._rng.random(n) < p.p_ping) & self.reachable[rows]
+        routed = self.reachable[rows].copy()
+        answered = ((self._rng.random(n) < p.p_ping) & routed
                     & self.world.grid.energised_customers[rows] & (delay <= p.ping_timeout_s))
         v = self._voltages()[rows] if read else None
         if read:
@@ -405,8 +409,8 @@ class MeterFleet:
         yield env.timeout(wait)
         delay = np.where(answered, delay, np.nan)
         if read:
-            return VoltageRead(float(env.now), rows, answered, delay, np.where(answered, v, np.nan))
-        return PingResult(float(env.now), rows, answered, delay)
+            return VoltageRead(float(env.now), rows, answered, delay, np.where(answered, v, np.nan), routed)
+        return PingResult(float(env.now), rows, answered, delay, routed)
 
     def _voltages(self) -> np.ndarray:
         """Per-unit voltage at every meter (mean of its bus's phases; NaN where the power flow does not

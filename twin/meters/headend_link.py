@@ -90,9 +90,12 @@ class VirtualHeadEnd:
         """Wait for the fleet's answers to a request, then call the requester back."""
         result = yield process
         v = getattr(result, "v_pu", np.full(len(result.rows), np.nan))
-        answers = tuple(MeterAnswer(str(self.meter_ids[r]), str(self.service_points[r]), bool(a), float(d), float(u))
-                        for r, a, d, u in zip(result.rows.tolist(), result.answered.tolist(),
-                                              result.delay_s.tolist(), np.asarray(v, float).tolist()))
+        routed = result.routed if result.routed is not None else np.ones(len(result.rows), bool)
+        answers = tuple(MeterAnswer(str(self.meter_ids[r]), str(self.service_points[r]), bool(a), float(d), float(u),
+                                    bool(ok))
+                        for r, a, d, u, ok in zip(result.rows.tolist(), result.answered.tolist(),
+                                                  result.delay_s.tolist(), np.asarray(v, float).tolist(),
+                                                  routed.tolist()))
         callback(AmiReply(request, kind, float(result.time_s), answers))
 
     def _rows(self, meters: Iterable[str]) -> np.ndarray:

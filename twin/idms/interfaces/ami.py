@@ -13,8 +13,8 @@ service point it measures), never by row numbers. Three things come from the hea
 * **Answers** to on-demand requests (:meth:`AmiHeadEnd.ping`, :meth:`AmiHeadEnd.read_voltage`):
   each request returns its number at once and is answered later, by ``callback(reply)`` with an
   :class:`AmiReply`. Only a meter with power and communications answers; no answer within the
-  head-end's timeout reads ``answered=False``: out, unreachable or lost, which a ping cannot tell
-  apart.
+  head-end's timeout reads ``answered=False``: out or lost, which a ping cannot tell apart; a
+  meter the head-end has no route to (its collector down) says so (``routed=False``).
 * **Interval data** from the meter data management system (:meth:`AmiHeadEnd.load_profile`):
   kWh and mean voltage per interval, as far as the head-end has collected them (NaN: not yet).
 
@@ -75,13 +75,16 @@ class AmiEvent:
 class MeterAnswer:
     """One meter's part of a reply: ``answered`` (True: it has power and heard), ``delay_s`` the
     round trip (NaN: no answer), ``v_pu`` its voltage for a read (per unit of the service voltage,
-    mean of its phases; NaN for a ping or no answer)."""
+    mean of its phases; NaN for a ping or no answer), ``routed`` (False: the head-end had no route
+    to the meter, its collector or back-haul being down, as head-ends report: its silence says
+    nothing of its power)."""
 
     meter: str
     service_point: str
     answered: bool
     delay_s: float
     v_pu: float = float("nan")
+    routed: bool = True
 
 
 @dataclass(frozen=True)

@@ -67,12 +67,14 @@ _ETR_STAGE = {ReportKind.dispatched: Stage.dispatched, ReportKind.arrived: Stage
 
 @dataclass
 class _Check:
-    """A verification ping under way: of outage ``record`` at ``device``; ``below`` or above it."""
+    """A verification ping under way: of outage ``record`` at ``device``, meters ``below`` it and
+    the ``control`` around it (customers of its ``parent`` node)."""
 
     record: int
     device: str
-    below: bool
-    customers: np.ndarray
+    below: np.ndarray
+    control: np.ndarray
+    parent: int
 
 
 class OutageManager:
@@ -122,6 +124,7 @@ class OutageManager:
         self._rows_of: dict[int, list[int]] = {}
         self._deleted: set[int] = set()
         self._dirty: set[int] = set()
+        self._dirty_light: set[int] = set()  # changed, but not in its customers (a call, a gasp): no recount
         self._dirty_rows: set[int] = set()
         self._prediction_due = False
         self._tree: DeviceTree | None = None
@@ -293,7 +296,7 @@ class OutageManager:
                 k = int(self.owner[c])
                 if k >= 0:
                     self.records[k].gasps += 1
-                    self._touch(k)
+                    self._touch(k, counts=False)
                 else:
                     self._evidence(c, e.meter_time_s, _GASP)
             elif e.kind == AmiEventKind.power_restore:
@@ -322,7 +325,7 @@ class OutageManager:
                 rec.calls += 1
                 rec.hazard = rec.hazard or call.hazard
                 self._callers.setdefault(k, []).append(call.service_point)
-                self._touch(k)
+                self._touch(k, counts=False)
             elif call.report == Report.own_breaker:
                 self._inside_premise(c, call.time_s, "the caller's own breaker")
             elif call.report in _OUT_REPORTS or call.repeat:
@@ -342,10 +345,12 @@ class OutageManager:
         self._ev_kind[c] |= kind
         self._pending.add(c)
 
-    def _schedule_prediction(self) -> None:
-        if self._pending and not self._prediction_due:
+    def _schedule_prediction(self, *, now: bool = False) -> None:
+        """Predict ``hold_s`` from now (the rest of a burst comes in), or at once (``now``: the
+        evidence is all in already, re-checked by a ping)."""
+        if self._pending and (not self._prediction_due or now):
             self._prediction_due = True
-            self.clock.call_later(self.rules.hold_s, self._predict)
+            self.clock.call_later(0.0 if now else self.rules.hold_s, self._predict)
 
     def _predict(self) -> None:
         """Roll the pending evidence up the device tree and make or move the outages it points to."""
@@ -430,8 +435,9 @@ class OutageManager:
         witness.update(zip(evidence.tolist(), zip(kinds.tolist(), times.tolist())))
         self._callers.setdefault(k, []).extend(str(self._sp_ids[c]) for c in evidence[kinds & _CALL > 0])
         self._ev_s[evidence], self._ev_kind[evidence] = np.nan, 0
-        rec.note(now, f"predicted at {device}: {int(np.count_nonzero(kinds & _GASP))} last gasps, "
-                      f"{int(np.count_nonzero(kinds & _CALL))} calls, {len(free)} customers")
+        if len(evidence) or len(free):
+            rec.note(now, f"predicted at {device}: {int(np.count_nonzero(kinds & _GASP))} last gasps, "
+                          f"{int(np.count_nonzero(kinds & _CALL))} calls, {len(free)} customers more")
         self._touch(k)
         if self.ami is not None and rec.state == OutageState.predicted:
             self._check(k, node, now)
@@ -452,52 +458,75 @@ class OutageManager:
         return customers[np.linspace(0, len(customers) - 1, m).round().astype(np.int64)]
 
     def _check(self, k: int, node: int, now: float) -> None:
-        """Ping meters below the predicted device that have not spoken, and meters above it."""
+        """Ping, in one request, meters below the predicted device where nothing was heard from
+        (in branches below it with no evidence: if the device is out they are too), and meters
+        around it (its parent's other customers, not in an outage) as the control."""
         tree = self.tree
         mine = np.flatnonzero(self.owner == k)
         spoke = self._witness.get(k, {})
-        quiet = np.array([c for c in mine.tolist() if c not in spoke], np.int64)
+        said = [c for c in mine.tolist() if c in spoke]
+        branches = {self._branch(node, c) for c in said}
+        quiet = np.array([c for c in mine.tolist() if c not in spoke and self._branch(node, c) not in branches
+                          or self._branch(node, c) == node and c not in spoke], np.int64)
+        if not len(quiet):  # every branch spoke: ask those that said nothing, then those that did (back yet?)
+            quiet = np.array([c for c in mine.tolist() if c not in spoke], np.int64)
         below = self._sample(quiet)
-        if len(below) < self.rules.ping_sample:  # too few that said nothing: ask those that did (back already?)
-            said = np.array([c for c in mine.tolist() if c in spoke], np.int64)
-            below = np.concatenate([below, self._sample(said)[:self.rules.ping_sample - len(below)]])
-        if len(below):
-            check = _Check(k, str(tree.ids[node]), True, below)
-            self._ping(below, lambda reply, c=check: self._checked(c, reply))
+        if len(below) < self.rules.ping_sample:
+            below = np.concatenate([below, self._sample(np.array(said, np.int64))[:self.rules.ping_sample - len(below)]])
         parent = int(tree.parent[node])
-        if parent >= 0 and not self._blocked(tree, now)[parent]:
-            around = tree.customers_below(parent)
-            around = around[(self.owner[around] < 0) & self.model.customer_live[around]]
-            above = self._sample(around)
-            if len(above):
-                check = _Check(k, str(tree.ids[parent]), False, above)
-                self._ping(above, lambda reply, c=check: self._checked(c, reply))
+        around = tree.customers_below(parent) if parent >= 0 else np.empty(0, np.int64)
+        around = around[(self.owner[around] < 0) & self.model.customer_live[around]]
+        control = self._sample(around)
+        if not len(below):
+            return
+        check = _Check(k, str(tree.ids[node]), below, control, parent)
+        self._ping(np.concatenate([below, control]), lambda reply, c=check: self._checked(c, reply))
+
+    def _branch(self, node: int, c: int) -> int:
+        """The node directly below ``node`` that customer ``c`` lies under (``node`` itself when
+        it is the customer's leaf)."""
+        tree = self.tree
+        n = int(tree.leaf[c])
+        while n >= 0 and int(tree.parent[n]) != node and n != node:
+            n = int(tree.parent[n])
+        return n
 
     def _checked(self, check: _Check, reply: AmiReply) -> None:
         now = self.clock.now()
         rec = self.records[check.record]
-        if not rec.active:
+        if not rec.active or rec.device != check.device or rec.state != OutageState.predicted:
             return
-        answered = len(reply.energised) / max(1, len(reply.answers))
-        if check.below:
-            if rec.device != check.device or rec.state != OutageState.predicted:
-                return
-            if answered >= self.rules.ping_energised_share:
-                self._withdraw(check.record, now, f"ping: {len(reply.energised)} of {len(reply.answers)} meters "
-                                                  f"below {check.device} answered")
-            else:
-                rec.state, rec.confirmed_by, rec.confirmed_s = OutageState.confirmed, "ami", now
-                rec.note(now, f"confirmed by ping: {len(reply.silent)} of {len(reply.answers)} meters silent")
-                self._touch(check.record)
-        elif answered < 1.0 - self.rules.ping_energised_share and rec.device != check.device:
-            node = self.tree.node(check.device)
-            if node >= 0 and check.device not in self._active_at and not self._blocked(self.tree, now)[node]:
-                rec.note(now, f"ping: {len(reply.silent)} of {len(reply.answers)} meters above silent: "
-                              f"moved up to {check.device}")
-                rec.state = OutageState.predicted
-                self._predict_at(node, np.empty(0, np.int64), now)
-        elif answered >= self.rules.ping_energised_share:
-            self._verified[check.device] = now
+        below = [a for a in reply.answers[:len(check.below)] if a.routed]  # no route: its silence says nothing
+        control = [a for a in reply.answers[len(check.below):] if a.routed]
+        heard = sum(a.answered for a in below)
+        share = self.rules.ping_energised_share
+        if not below:
+            rec.note(now, f"ping inconclusive: no route to the meters below {check.device} (AMI network down)")
+            self._flush()
+            return
+        if heard >= share * len(below):
+            self._withdraw(check.record, now, f"ping: {heard} of {len(below)} meters below {check.device} answered")
+            self._flush()
+            return
+        around = sum(a.answered for a in control)
+        if control and around < (1.0 - share) * len(control):  # silent around it too
+            parent = str(self.tree.ids[check.parent])
+            if not self._blocked(self.tree, now)[check.parent] and parent not in self._active_at:
+                rec.note(now, f"ping: {len(below) - heard} of {len(below)} meters below and {len(control) - around} "
+                              f"of {len(control)} around silent: moved up to {parent}")
+                self._predict_at(check.parent, np.empty(0, np.int64), now)
+            else:  # SCADA shows the device above closed: the silence is the meters' communications
+                rec.note(now, f"ping inconclusive: meters around {check.device} silent too, under {parent} "
+                              "that SCADA shows closed")
+                spoke = self._witness.get(check.record, {})
+                if spoke and all(t <= self._last_end[c] for c, (_, t) in spoke.items()):
+                    self._withdraw(check.record, now, "the last gasps behind it belong to an interruption that is "
+                                                      "over, and the meters around are silent (communications)")
+        else:
+            rec.state, rec.confirmed_by, rec.confirmed_s = OutageState.confirmed, "ami", now
+            rec.note(now, f"confirmed by ping: {len(below) - heard} of {len(below)} meters below silent, "
+                          f"{around} of {len(control)} around answered")
+            self._touch(check.record)
         self._flush()
 
     def _single_premise_answered(self, customers: np.ndarray, reply: AmiReply) -> None:
@@ -536,11 +565,12 @@ class OutageManager:
         self._ping(sample, self._restoration_answered)
 
     def _restoration_answered(self, reply: AmiReply) -> None:
-        if len(reply.silent) > len(reply.answers) / 2:  # most of them silent: their communications, not pockets
+        silent = [a.meter for a in reply.answers if a.routed and not a.answered]
+        if len(silent) > len(reply.answers) / 2:  # most of them silent: their communications, not pockets
             log.info("restoration check: %d of %d meters silent, taken for a communications problem",
-                     len(reply.silent), len(reply.answers))
+                     len(silent), len(reply.answers))
             return
-        for m in reply.silent:
+        for m in silent:
             c = self._customer_of_meter[m]
             if self.owner[c] < 0 and self._restored_row[c] >= 0 and self.model.customer_live[c]:
                 self._evidence(c, self.i_start[int(self._restored_row[c])], _SILENT)
@@ -685,7 +715,9 @@ class OutageManager:
 
     def _relocate(self, k: int, device: str, now: float) -> int:
         """Move record ``k`` to ``device`` (above or below where it was): customers below the new
-        device join it, those not below it leave (never out on this record's account)."""
+        device join it. Those not below it leave: where some of them said they were out (a crew
+        found the fault on one branch of a recloser predicted from calls on several), they stay
+        out in a record of their own at the old device; otherwise they were never out."""
         rec = self.records[k]
         old = rec.device
         if old == device:
@@ -705,7 +737,16 @@ class OutageManager:
             pos = self.tree.position[mine]
             outside = mine[(pos < self.tree.first[node]) | (pos >= self.tree.end[node])]
             if len(outside):
-                self._drop(outside)
+                spoke = self._witness.get(k, {})
+                said = {c: spoke.pop(c) for c in outside.tolist() if c in spoke}
+                if said:
+                    j = self._new(old, now, OutageState.predicted)
+                    self._transfer(outside, j)
+                    self._witness[j] = said
+                    self.records[j].note(now, f"{len(outside)} customers of {rec.id} left out at {old} when it moved "
+                                              f"to {device}: {len(said)} of them said they were out")
+                else:
+                    self._drop(outside)
             everyone = self.tree.customers_below(node)
             free = everyone[(self.owner[everyone] < 0) & self.model.customer_live[everyone]]
             self._reopen_or_add(k, free, np.full(len(free), rec.start_s))
@@ -763,7 +804,7 @@ class OutageManager:
                 self._ev_s[c] = time_s if np.isnan(self._ev_s[c]) else min(self._ev_s[c], time_s)
                 self._ev_kind[c] |= kind | _SILENT
                 self._pending.add(c)
-        self._schedule_prediction()
+        self._schedule_prediction(now=True)
         self._flush()
 
     # -- interruption rows ------------------------------------------------------------------------
@@ -810,6 +851,7 @@ class OutageManager:
             self._dirty_rows.add(r)
             self._touch(old)
         self.owner[customers] = k
+        self._touch(k)
 
     def _drop(self, customers: np.ndarray) -> None:
         """Take customers out of their record with no interruption (they were never out)."""
@@ -851,12 +893,13 @@ class OutageManager:
 
     # -- saving -----------------------------------------------------------------------------------
 
-    def _touch(self, k: int) -> None:
-        self._dirty.add(k)
+    def _touch(self, k: int, *, counts: bool = True) -> None:
+        """Record ``k`` changed: to be saved and told (``counts``: its customers too, recount them)."""
+        (self._dirty if counts else self._dirty_light).add(k)
 
     def _flush(self) -> None:
         """Bring the changed records' counts up to date, save them and tell the listeners."""
-        if not self._dirty and not self._dirty_rows:
+        if not self._dirty and not self._dirty_rows and not self._dirty_light:
             return
         now = self.clock.now()
         for k in sorted(self._dirty):
@@ -870,6 +913,8 @@ class OutageManager:
                                        for r in rows) / 60.0
             if rows:
                 rec.start_s = min(rec.start_s, min(self.i_start[r] for r in rows))
+        self._dirty |= self._dirty_light
+        self._dirty_light = set()
         if self.store is not None:
             self.store.begin()
             for k in sorted(self._dirty):

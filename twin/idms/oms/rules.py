@@ -98,7 +98,7 @@ class RuleSet:
 RULE_SETS: dict[str, RuleSet] = {
     "normal": RuleSet("normal"),
     "storm": RuleSet("storm", device_min_children=3, device_min_customers=5, device_min_share=0.6,
-                     window_s=1800.0, hold_s=45.0, storm=True),
+                     window_s=1800.0, hold_s=30.0, storm=True),
 }
 """The built-in rule sets by name."""
 
