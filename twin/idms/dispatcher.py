@@ -102,7 +102,7 @@ class AutomaticDispatcher:
         now = self.idms.clock.now()
         oms = self.idms.oms
         for rec in oms.outages():
-            if rec.crew or rec.cause == "switching" or now - rec.detected_s < self.sustained_s:
+            if rec.crew or rec.cause == "switching" or not rec.customers_out or now - rec.detected_s < self.sustained_s:
                 continue
             line_only = rec.id in self._needs_line
             crew = self._nearest(rec, Skill.line) if line_only else \

@@ -442,6 +442,7 @@ class Crews:
                        skill=str(self.skill[crew]))
         yield from self._drive(crew, self._device_xy(job.device))
         events.publish(env.now, EventKind.crew, crew=name, action="arrived", device=job.device)
+        yield env.timeout(self.params.switching_s)  # a look at the device and the section behind it
         events.publish(env.now, EventKind.crew, crew=name, action="found nothing", device=job.device,
                        status="no outage behind the device")
 
