@@ -117,12 +117,13 @@ class OutageManager:
         self._hazards: set[int] = set()  # customers whose call reported wires down
         self._sub: dict[int, set[str]] = {}  # record -> devices of predictions merged into it
         # interruption rows
-        self.i_outage: list[int] = []
-        self.i_customer: list[int] = []
-        self.i_start: list[float] = []
-        self.i_end: list[float] = []
+        self._n_rows = 0  # interruption rows in use, in arrays grown by doubling
+        self.i_outage = np.zeros(1024, np.int64)
+        self.i_customer = np.zeros(1024, np.int64)
+        self.i_start = np.zeros(1024)
+        self.i_end = np.full(1024, np.nan)
+        self.i_deleted = np.zeros(1024, bool)
         self._rows_of: dict[int, list[int]] = {}
-        self._deleted: set[int] = set()
         self._dirty: set[int] = set()
         self._dirty_light: set[int] = set()  # changed, but not in its customers (a call, a gasp): no recount
         self._dirty_rows: set[int] = set()
@@ -156,11 +157,11 @@ class OutageManager:
 
     def interruptions(self) -> Interruptions:
         """Every interruption row, for the reliability indices."""
-        keep = [i for i in range(len(self.i_customer)) if i not in self._deleted]
-        device = np.array([self.records[self.i_outage[i]].device for i in keep], object)
-        return Interruptions(np.array([self.i_customer[i] for i in keep], np.int64),
-                             np.array([self.i_start[i] for i in keep], float),
-                             np.array([self.i_end[i] for i in keep], float), device)
+        n = self._n_rows
+        keep = np.flatnonzero(~self.i_deleted[:n])
+        devices = np.array([r.device for r in self.records] or [""], object)
+        return Interruptions(self.i_customer[keep], self.i_start[keep], self.i_end[keep],
+                             devices[self.i_outage[keep]])
 
     def subscribe(self, listener: Callable[[OutageRecord], None]) -> None:
         """``listener(record)`` whenever a record changes."""
@@ -811,18 +812,28 @@ class OutageManager:
 
     def _add(self, k: int, customers: np.ndarray, starts: np.ndarray) -> None:
         starts = np.maximum(np.asarray(starts, float), self._last_end[customers])
-        for c, s in zip(customers.tolist(), starts.tolist()):
-            r = len(self.i_customer)
-            self.i_outage.append(k)
-            self.i_customer.append(c)
-            self.i_start.append(float(s))
-            self.i_end.append(math.nan)
-            self._rows_of[k].append(r)
-            self._dirty_rows.add(r)
-            self._row[c] = r
+        m, n = len(customers), self._n_rows
+        if n + m > len(self.i_customer):
+            self._grow(n + m)
+        rows = np.arange(n, n + m)
+        self.i_outage[rows], self.i_customer[rows], self.i_start[rows] = k, customers, starts
+        self.i_end[rows], self.i_deleted[rows] = np.nan, False
+        self._n_rows = n + m
+        self._rows_of[k].extend(rows.tolist())
+        self._dirty_rows.update(rows.tolist())
+        self._row[customers] = rows
         self.owner[customers] = k
         self._restored_row[customers] = -1
         self._pending.difference_update(customers.tolist())
+
+    def _grow(self, need: int) -> None:
+        size = max(need, 2 * len(self.i_customer))
+        for name, fill in (("i_outage", 0), ("i_customer", 0), ("i_start", 0.0), ("i_end", np.nan),
+                           ("i_deleted", False)):
+            old = getattr(self, name)
+            new = np.full(size, fill, old.dtype)
+            new[:len(old)] = old
+            setattr(self, name, new)
 
     def _reopen_or_add(self, k: int, customers: np.ndarray, starts: np.ndarray) -> None:
         """Add customers to record ``k``; one restored lately whose interruption goes on (found
@@ -831,7 +842,7 @@ class OutageManager:
         recent = (self._restored_row[customers] >= 0) & (self._restored_at[customers] >= now - self.rules.verify_window_s)
         for c in customers[recent].tolist():
             r = int(self._restored_row[c])
-            old = self.i_outage[r]
+            old = int(self.i_outage[r])
             self._rows_of[old].remove(r)
             self._rows_of[k].append(r)
             self.i_outage[r], self.i_end[r] = k, math.nan
@@ -844,7 +855,7 @@ class OutageManager:
     def _transfer(self, customers: np.ndarray, k: int) -> None:
         for c in customers.tolist():
             r = int(self._row[c])
-            old = self.i_outage[r]
+            old = int(self.i_outage[r])
             self._rows_of[old].remove(r)
             self._rows_of[k].append(r)
             self.i_outage[r] = k
@@ -857,9 +868,9 @@ class OutageManager:
         """Take customers out of their record with no interruption (they were never out)."""
         for c in customers.tolist():
             r = int(self._row[c])
-            self._rows_of[self.i_outage[r]].remove(r)
-            self._touch(self.i_outage[r])
-            self._deleted.add(r)
+            self._rows_of[int(self.i_outage[r])].remove(r)
+            self._touch(int(self.i_outage[r]))
+            self.i_deleted[r] = True
             self._dirty_rows.add(r)
         self.owner[customers] = -1
         self._row[customers] = -1
@@ -869,12 +880,11 @@ class OutageManager:
             return
         rec = self.records[k]
         rows = self._row[customers]
-        for r in rows.tolist():
-            self.i_end[r] = max(now, self.i_start[r])
-            self._dirty_rows.add(r)
+        self.i_end[rows] = np.maximum(now, self.i_start[rows])
+        self._dirty_rows.update(rows.tolist())
         self._restored_row[customers] = rows
         self._restored_at[customers] = now
-        self._last_end[customers] = np.maximum(now, [self.i_start[r] for r in rows.tolist()])
+        self._last_end[customers] = np.maximum(now, self.i_start[rows])
         self.owner[customers] = -1
         self._row[customers] = -1
         left = int(np.count_nonzero(self.owner == k))
@@ -904,25 +914,29 @@ class OutageManager:
         now = self.clock.now()
         for k in sorted(self._dirty):
             rec = self.records[k]
-            rows = [r for r in self._rows_of[k] if r not in self._deleted]
+            rows = np.fromiter(self._rows_of[k], np.int64, len(self._rows_of[k]))
+            rows = rows[~self.i_deleted[rows]]
             rec.customers_interrupted = len(rows)
-            out = [self.i_customer[r] for r in rows if math.isnan(self.i_end[r])]
+            end = self.i_end[rows]
+            out = self.i_customer[rows[np.isnan(end)]]
             rec.customers_out = len(out)
-            rec.critical_out = int(np.count_nonzero(self._critical[out])) if out else 0
-            rec.customer_minutes = sum(((now if math.isnan(self.i_end[r]) else self.i_end[r]) - self.i_start[r])
-                                       for r in rows) / 60.0
-            if rows:
-                rec.start_s = min(rec.start_s, min(self.i_start[r] for r in rows))
+            rec.critical_out = int(np.count_nonzero(self._critical[out]))
+            rec.customer_minutes = float(np.sum(np.where(np.isnan(end), now, end) - self.i_start[rows])) / 60.0
+            if len(rows):
+                rec.start_s = min(rec.start_s, float(self.i_start[rows].min()))
         self._dirty |= self._dirty_light
         self._dirty_light = set()
         if self.store is not None:
             self.store.begin()
             for k in sorted(self._dirty):
                 self.store.save_outage(self.records[k])
-            live = sorted(r for r in self._dirty_rows if r not in self._deleted)
-            self.store.save_interruptions((r, self.records[self.i_outage[r]].id, self.i_customer[r], self.i_start[r],
-                                           self.i_end[r]) for r in live)
-            self.store.delete_interruptions(sorted(r for r in self._dirty_rows if r in self._deleted))
+            dirty_rows = np.array(sorted(self._dirty_rows), np.int64)
+            gone = self.i_deleted[dirty_rows]
+            live = dirty_rows[~gone]
+            ids = [self.records[k].id for k in self.i_outage[live].tolist()]
+            self.store.save_interruptions(zip(live.tolist(), ids, self.i_customer[live].tolist(),
+                                              self.i_start[live].tolist(), self.i_end[live].tolist()))
+            self.store.delete_interruptions(dirty_rows[gone].tolist())
             self.store.commit()
         dirty = sorted(self._dirty)
         self._dirty, self._dirty_rows = set(), set()
@@ -949,9 +963,10 @@ class OutageManager:
                     self._crew_job[rec.crew] = k
         if len(stored.interruption_id):
             n = int(stored.interruption_id.max()) + 1
-            self.i_outage, self.i_customer = [0] * n, [0] * n
-            self.i_start, self.i_end = [0.0] * n, [math.nan] * n
-            self._deleted = set(range(n)) - set(stored.interruption_id.tolist())
+            self._grow(n)
+            self._n_rows = n
+            self.i_deleted[:n] = True
+            self.i_deleted[stored.interruption_id] = False
             for r, o, c, s, e in zip(stored.interruption_id.tolist(), stored.interruption_outage.tolist(),
                                      stored.interruption_customer.tolist(), stored.interruption_start_s.tolist(),
                                      stored.interruption_end_s.tolist()):
