@@ -101,25 +101,33 @@ class AutomaticDispatcher:
         self._review_due = False
         now = self.idms.clock.now()
         oms = self.idms.oms
+        free = [c for c in self.crews.values() if c.activity == Activity.available and c.crew not in self._sent]
+        if not free:
+            return
         for rec in oms.outages():
             if rec.crew or rec.cause == "switching" or not rec.customers_out or now - rec.detected_s < self.sustained_s:
                 continue
             line_only = rec.id in self._needs_line
-            crew = self._nearest(rec, Skill.line) if line_only else \
-                self._nearest(rec, Skill.troubleshooter) or self._nearest(rec, Skill.line)
+            xy = oms.device_xy(rec.device)
+            crew = self._nearest(free, xy, Skill.line) if line_only else \
+                self._nearest(free, xy, Skill.troubleshooter) or self._nearest(free, xy, Skill.line)
             if not crew:
                 continue
             self._sent.add(crew)
+            free = [c for c in free if c.crew != crew]
             self._needs_line.discard(rec.id)
             oms.assign(rec.id, crew)
             self.idms.workforce.send_to_outage(crew, rec.device, rec.line)
             self.dispatches += 1
+            if not free:
+                return
 
-    def _nearest(self, rec: OutageRecord, skill: Skill) -> str:
-        xy = self.idms.oms.device_xy(rec.device)
+    @staticmethod
+    def _nearest(free: list[CrewStatus], xy: tuple[float, float] | None, skill: Skill) -> str:
+        """The nearest of the free crews with ``skill`` ('' for none)."""
         best, best_d = "", math.inf
-        for s in self.crews.values():
-            if s.skill != skill or s.activity != Activity.available or s.crew in self._sent:
+        for s in free:
+            if s.skill != skill:
                 continue
             d = 0.0 if xy is None else math.hypot(s.x_m - xy[0], s.y_m - xy[1])
             if d < best_d:

@@ -145,7 +145,7 @@ class OutageManager:
 
     def outages(self, *, active: bool = True) -> list[OutageRecord]:
         """The outage list in dispatch priority: hazards, critical customers, customers out, age."""
-        shown = [r for r in self.records if r.active or not active]
+        shown = [self.records[k] for k in self._active_at.values()] if active else list(self.records)
         return sorted(shown, key=lambda r: (not r.hazard, -r.critical_out, -r.customers_out, r.start_s, r.id))
 
     def get(self, outage_id: str) -> OutageRecord:

@@ -73,8 +73,7 @@ class OutageRecord:
 
     def record(self) -> dict[str, Any]:
         """The record as plain data, history apart (a store keeps it as rows)."""
-        d = dataclasses.asdict(self)
-        d.pop("history")
+        d = {name: getattr(self, name) for name in _FIELDS}
         d["state"] = self.state.value
         return d
 
@@ -88,3 +87,6 @@ class OutageRecord:
             if values.get(k) is None:
                 values[k] = math.nan
         return cls(**values, history=list(history or []))
+
+
+_FIELDS = tuple(f.name for f in dataclasses.fields(OutageRecord) if f.name != "history")
