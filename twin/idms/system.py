@@ -82,6 +82,7 @@ class Idms:
         self.scada.start()
         self._switch_of = {d.id: d.element.split(".", 1)[1] for d in self.scada.devices.values()
                            if d.element.startswith("switch.")}
+        self.oms.telemetered = {d.id for d in self.scada.devices.values() if d.remote and d.id in self._switch_of}
         for device, switch in self._switch_of.items():  # the statuses the first scan found
             point = self.scada.points.value(device, "status")
             quality = self._quality(device)

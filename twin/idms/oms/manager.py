@@ -89,6 +89,9 @@ class OutageManager:
         self.rules = rule_set(rules) if isinstance(rules, str) else rules
         self.etr = etr
         self.telemetered_closed = telemetered_closed
+        self.telemetered: set[str] | None = None
+        """The devices SCADA sees (None: ask about every switching device); only these can be
+        shown closed."""
         net = model.net
         sp = net.service_point
         n = len(sp)
@@ -395,7 +398,11 @@ class OutageManager:
 
     def _blocked(self, tree: DeviceTree, now: float) -> np.ndarray:
         blocked = np.zeros(len(tree), bool)
-        for node in np.flatnonzero(tree.switch_row >= 0).tolist():
+        if self.telemetered is None:
+            candidates = np.flatnonzero(tree.switch_row >= 0).tolist()
+        else:
+            candidates = [n for n in (tree.node(d) for d in self.telemetered) if n >= 0]
+        for node in candidates:
             if self.telemetered_closed(str(tree.ids[node])):
                 blocked[node] = True
         for d, t in self._verified.items():
