@@ -142,10 +142,13 @@ def test_blocked_fuse_is_never_predicted_and_its_children_stay_separate():
 
 def test_all_customers_out_promotes_and_can_be_switched_off():
     tree = fuse(2)  # one transformer of 2: neither the child count nor the 3-customer rule can hold
-    assert predict(tree, out={"T1": 1}) == ["T1"]
     assert predict(tree, out={"T1": 2}) == ["F"]
+    # its only transformer predicted: all of the fuse's customers are out, and a fuse is likelier
+    assert predict(tree, out={"T1": 1}) == ["F"]
     no_all = RuleSet.from_mapping({"all_customers": False})
     assert predict(tree, no_all, out={"T1": 2}) == ["T1"]
+    assert predict(tree, no_all, out={"T1": 1}) == ["T1"]
+    assert predict(fuse(2, 3), out={"T1": 2}) == ["T1"]  # one branch of two: not all out
 
 
 def test_a_predicted_outage_at_a_child_counts_as_all_its_customers_out():

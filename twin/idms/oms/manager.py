@@ -731,7 +731,18 @@ class OutageManager:
         if old == device:
             return k
         j = self._active_at.get(device)
-        if j is not None and j != k:  # an outage stands there already: this one joins it
+        if j is not None and j != k:  # an outage stands there already
+            node, was = self.tree.node(device), self.tree.node(old)
+            if node >= 0 and was >= 0 and self.tree.contains(was, node) and node != was:
+                mine = np.flatnonzero(self.owner == k)  # it is below: only its own customers go to it
+                pos = self.tree.position[mine]
+                inside = mine[(pos >= self.tree.first[node]) & (pos < self.tree.end[node])]
+                self._transfer(inside, j)
+                rec.note(now, f"{len(inside)} customers below {device} go to {self.records[j].id} there")
+                if not np.count_nonzero(self.owner == k):
+                    rec.state, rec.reason = OutageState.cancelled, f"its customers are in {self.records[j].id}"
+                    self._active_at.pop(old, None)
+                return j
             self._merge(k, j, now)
             return j
         self._active_at.pop(old, None)

@@ -6,7 +6,9 @@ common protective device, by the rules of a :class:`~twin.idms.oms.rules.RuleSet
 leaf node; ``predicted`` marks the nodes where an unconfirmed outage is already predicted (all of
 their customers count as out); ``blocked`` the nodes that may not be predicted (SCADA shows them
 closed; a ping found their customers energised). Walking from the leaves up, each node is
-predicted by the rules (see :mod:`twin.idms.oms.rules`); the answer is the predicted nodes with no
+predicted by the rules (see :mod:`twin.idms.oms.rules`; for "all customers out", a node whose
+only branch is predicted counts as all out: a fuse over a single transformer predicted is the
+fuse, fuses blow far more often than transformers fail); the answer is the predicted nodes with no
 predicted node above them: each of those is one outage, holding all the evidence and predicted
 outages below it.
 
@@ -52,20 +54,26 @@ def roll_up(tree: DeviceTree, *, out: np.ndarray, predicted: np.ndarray, blocked
             nodes.add(p)
             p = int(tree.parent[p])
     hits: dict[int, int] = dict.fromkeys(nodes, 0)
+    covered = dict(count)  # customers out, counting a chosen only child's customers whole (for 'all out')
     chosen: dict[int, bool] = {}
     for k in sorted(nodes, key=lambda n: -int(tree.depth[n])):  # children before parents
         n_out = min(count.get(k, 0), int(tree.customers[k]))  # a predicted node's customers count once
-        chosen[k] = bool(predicted[k] and not blocked[k]) or (not blocked[k] and _holds(tree, k, n_out, hits[k],
-                                                                                         rules))
+        n_all = min(max(covered.get(k, 0), n_out), int(tree.customers[k]))
+        chosen[k] = bool(predicted[k] and not blocked[k]) or (not blocked[k] and _holds(tree, k, n_out, n_all,
+                                                                                         hits[k], rules))
         p = int(tree.parent[k])
         if p >= 0 and n_out > 0:
             count[p] = count.get(p, 0) + n_out
+            whole = chosen[k] and tree.customers[k] == tree.customers[p]  # the only branch, all of it out
+            covered[p] = covered.get(p, 0) + (int(tree.customers[k]) if whole else n_out)
             hits[p] += 1
     top = [k for k, c in chosen.items() if c and not any(chosen.get(a, False) for a in tree.ancestors(k))]
     return np.array(sorted(top), np.int64)
 
 
-def _holds(tree: DeviceTree, k: int, n_out: int, hits: int, rules: RuleSet) -> bool:
+def _holds(tree: DeviceTree, k: int, n_out: int, n_all: int, hits: int, rules: RuleSet) -> bool:
+    """Whether node ``k`` is predicted: ``n_out`` customers below it with evidence, ``n_all``
+    counting the nodes chosen below it whole, ``hits`` children with customers out."""
     total = int(tree.customers[k])
     if n_out <= 0 or total <= 0:
         return False
@@ -75,4 +83,4 @@ def _holds(tree: DeviceTree, k: int, n_out: int, hits: int, rules: RuleSet) -> b
         return True
     if n_out >= rules.device_min_customers and n_out >= rules.device_min_share * total:
         return True
-    return rules.all_customers and n_out >= total
+    return rules.all_customers and n_all >= total
