@@ -196,8 +196,13 @@ class OutageManager:
         self._flush()
 
     def _lost(self, change: Change, now: float) -> None:
-        free = change.lost[self.owner[change.lost] < 0]
         k = self._active_at.get(change.device)
+        if k is not None and self.records[k].state == OutageState.predicted and change.source == Source.scada:
+            # SCADA saw it open just now, so it was closed before: what was out is below it
+            self._withdraw(k, now, f"SCADA shows {change.device} closed until {now:.0f} s: the outage is below it",
+                           evidence="keep")
+            k = None
+        free = change.lost[self.owner[change.lost] < 0]
         node = self.tree.node(change.device)
         if k is None:
             # predicted outages below that began about now are this same event
@@ -633,7 +638,7 @@ class OutageManager:
                 rec.cause = rec.cause or "temporary"
                 rec.note(now, f"crew {report.crew} patrolled {rec.device}'s section and found no fault")
             elif rec.state == OutageState.predicted or rec.confirmed_by == "ami":
-                self._withdraw(k, now, f"crew {report.crew} found power on at {rec.device}")
+                self._withdraw(k, now, f"crew {report.crew} found power on at {rec.device}", evidence="drop")
         elif report.kind in (ReportKind.free, ReportKind.refused):
             self._crew_job.pop(report.crew, None)
             if rec.active and rec.crew == report.crew:
@@ -795,10 +800,12 @@ class OutageManager:
         self._touch(j)
         self._touch(k)
 
-    def _withdraw(self, k: int, now: float, why: str) -> None:
+    def _withdraw(self, k: int, now: float, why: str, *, evidence: str = "ping") -> None:
         """Not an outage after all: its customers' rows go (no interruption); the device is barred
-        from prediction for the window. With AMI the customers whose evidence made it are pinged
-        themselves: the silent ones' evidence (with its own time) is rolled up again."""
+        from prediction for the window. What the customers behind it said (``evidence``): ``ping``
+        them (with AMI; the silent ones' evidence, with its own time, is rolled up again; without
+        AMI it stands), ``keep`` it (rolled up again: the outage is elsewhere), or ``drop`` it (a
+        crew saw their power on)."""
         rec = self.records[k]
         self._drop(np.flatnonzero(self.owner == k))
         rec.state, rec.reason, rec.customers_out = OutageState.cancelled, why, 0
@@ -808,10 +815,18 @@ class OutageManager:
             del self._active_at[rec.device]
         self._callers.pop(k, None)
         witness = {c: kt for c, kt in self._witness.pop(k, {}).items()
-                   if self.owner[c] < 0 and self.model.customer_live[c] and kt[1] >= now - self.rules.window_s}
-        if witness and self.ami is not None:
+                   if self.owner[c] < 0 and self.model.customer_live[c]}
+        if evidence == "drop":
+            witness = {}
+        if witness and self.ami is not None and evidence == "ping":
             cs = np.array(sorted(witness), np.int64)
             self._ping(cs, lambda reply, w=witness: self._witnesses_answered(w, reply))
+        else:  # no meters to ask: what they said stands
+            for c, (kind, time_s) in witness.items():
+                self._ev_s[c] = time_s if np.isnan(self._ev_s[c]) else min(self._ev_s[c], time_s)
+                self._ev_kind[c] |= kind
+                self._pending.add(c)
+            self._schedule_prediction()
         self._touch(k)
 
     def _witnesses_answered(self, witness: dict[int, tuple[int, float]], reply: AmiReply) -> None:
