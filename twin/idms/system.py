@@ -58,7 +58,8 @@ class Idms:
         self.model = OperationsModel(net)
         self.store = OutageStore(":memory:" if store is None else store)
         self.oms = OutageManager(self.model, clock, ami=ami, calls=calls, store=self.store, rules=rules, etr=etr,
-                                 telemetered_closed=self.telemetered_closed)
+                                 telemetered_closed=self.telemetered_closed,
+                                 last_known_closed=self.last_known_closed)
         self._switch_of: dict[str, str] = {}
         self.scada.subscribe(self._on_point)
         self.scada.alarms.listeners.append(self._on_alarm)
@@ -93,6 +94,12 @@ class Idms:
         """Whether SCADA shows ``device`` closed with good quality (it cannot be out, whatever
         the calls say)."""
         return self.scada.points.value(device, "status") == "closed" and self._quality(device) == Quality.good
+
+    def last_known_closed(self, device: str) -> bool:
+        """Whether the last status SCADA had from ``device`` before its communications failed was
+        closed (no lockout reported)."""
+        return self._quality(device) == Quality.comms_failed and \
+            self.scada.points.value(device, "status") == "closed" and not self.scada.points.value(device, "lockout")
 
     def _quality(self, device: str) -> Quality | None:
         try:

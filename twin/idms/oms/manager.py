@@ -83,12 +83,14 @@ class OutageManager:
     def __init__(self, model: OperationsModel, clock: Clock, *, ami: AmiHeadEnd | None = None,
                  calls: CallCentre | None = None, store: OutageStore | None = None,
                  rules: RuleSet | str = "normal", etr: EtrParameters = EtrParameters(),
-                 telemetered_closed: Callable[[str], bool] = lambda device: False) -> None:
+                 telemetered_closed: Callable[[str], bool] = lambda device: False,
+                 last_known_closed: Callable[[str], bool] = lambda device: False) -> None:
         self.model, self.clock, self.ami, self.calls = model, clock, ami, calls
         self.store = store
         self.rules = rule_set(rules) if isinstance(rules, str) else rules
         self.etr = etr
         self.telemetered_closed = telemetered_closed
+        self.last_known_closed = last_known_closed
         self.telemetered: set[str] | None = None
         """The devices SCADA sees (None: ask about every switching device); only these can be
         shown closed."""
@@ -116,7 +118,9 @@ class OutageManager:
         self._verified: dict[str, float] = {}  # device -> when pings found its customers energised
         self._checks: dict[int, _Check] = {}
         self._callers: dict[int, list[str]] = {}  # record -> service points that called
-        self._witness: dict[int, dict[int, tuple[int, float]]] = {}  # record -> {customer: (kinds, time)} behind it
+        self._said_kind = np.zeros(n, np.int8)  # what each customer's standing evidence is (kinds, as bits)
+        self._said_s = np.full(n, np.nan)  # and since when: kept while it is in a record, dropped when shown back
+        self._also_free: np.ndarray | None = None  # customers just cut off by a SCADA open, while a prediction runs
         self._hazards: set[int] = set()  # customers whose call reported wires down
         self._sub: dict[int, set[str]] = {}  # record -> devices of predictions merged into it
         # interruption rows
@@ -198,9 +202,16 @@ class OutageManager:
     def _lost(self, change: Change, now: float) -> None:
         k = self._active_at.get(change.device)
         if k is not None and self.records[k].state == OutageState.predicted and change.source == Source.scada:
-            # SCADA saw it open just now, so it was closed before: what was out is below it
+            # SCADA saw it open just now, so it was closed before: what was out is below it, and
+            # stays out in outages of its own when the device closes again
             self._withdraw(k, now, f"SCADA shows {change.device} closed until {now:.0f} s: the outage is below it",
                            evidence="keep")
+            self._also_free = np.zeros(len(self.owner), bool)
+            self._also_free[change.lost] = True
+            try:
+                self._predict()
+            finally:
+                self._also_free = None
             k = None
         free = change.lost[self.owner[change.lost] < 0]
         node = self.tree.node(change.device)
@@ -311,6 +322,7 @@ class OutageManager:
             elif e.kind == AmiEventKind.power_restore:
                 self._pending.discard(c)
                 self._ev_s[c], self._ev_kind[c] = np.nan, 0
+                self._said_kind[c], self._said_s[c] = 0, np.nan
                 k = int(self.owner[c])
                 if k >= 0 and self.records[k].confirmed_by not in ("scada", "crew"):
                     restored.setdefault(k, []).append(c)
@@ -389,7 +401,12 @@ class OutageManager:
                     and self.records[k].start_s >= now - self.rules.window_s:
                 predicted[node] = True
         blocked = self._blocked(tree, now)
-        chosen = roll_up(tree, out=out, predicted=predicted, blocked=blocked, rules=self.rules)
+        doubtful = np.zeros(len(tree), bool)
+        for d in self.telemetered or ():
+            node = tree.node(d)
+            if node >= 0 and not blocked[node] and self.last_known_closed(d):
+                doubtful[node] = True
+        chosen = roll_up(tree, out=out, predicted=predicted, blocked=blocked, rules=self.rules, doubtful=doubtful)
         covered = np.zeros(len(fresh), bool)
         for node in chosen.tolist():
             inside = (tree.position[fresh] >= tree.first[node]) & (tree.position[fresh] < tree.end[node])
@@ -435,7 +452,10 @@ class OutageManager:
         rec = self.records[k]
         start = float(np.nanmin(self._ev_s[evidence])) if len(evidence) else rec.start_s
         everyone = tree.customers_below(node)
-        free = everyone[(self.owner[everyone] < 0) & self.model.customer_live[everyone]]
+        live = self.model.customer_live[everyone]
+        if self._also_free is not None:
+            live = live | self._also_free[everyone]
+        free = everyone[(self.owner[everyone] < 0) & live]
         starts = np.where(np.isnan(self._ev_s[free]), start, np.minimum(self._ev_s[free], start))
         self._reopen_or_add(k, free, starts)
         kinds = self._ev_kind[evidence]
@@ -444,8 +464,8 @@ class OutageManager:
         rec.calls += int(np.count_nonzero(kinds & _CALL))
         if self._hazards.intersection(evidence.tolist()):
             rec.hazard = True
-        witness = self._witness.setdefault(k, {})
-        witness.update(zip(evidence.tolist(), zip(kinds.tolist(), times.tolist())))
+        self._said_kind[evidence] |= kinds
+        self._said_s[evidence] = np.fmin(self._said_s[evidence], times)
         self._callers.setdefault(k, []).extend(str(self._sp_ids[c]) for c in evidence[kinds & _CALL > 0])
         self._ev_s[evidence], self._ev_kind[evidence] = np.nan, 0
         if len(evidence) or len(free):
@@ -476,8 +496,8 @@ class OutageManager:
         around it (its parent's other customers, not in an outage) as the control."""
         tree = self.tree
         mine = np.flatnonzero(self.owner == k)
-        spoke = self._witness.get(k, {})
-        said = [c for c in mine.tolist() if c in spoke]
+        spoke = set(mine[self._said_kind[mine] > 0].tolist())
+        said = sorted(spoke)
         branches = {self._branch(node, c) for c in said}
         quiet = np.array([c for c in mine.tolist() if c not in spoke and self._branch(node, c) not in branches
                           or self._branch(node, c) == node and c not in spoke], np.int64)
@@ -531,8 +551,9 @@ class OutageManager:
             else:  # SCADA shows the device above closed: the silence is the meters' communications
                 rec.note(now, f"ping inconclusive: meters around {check.device} silent too, under {parent} "
                               "that SCADA shows closed")
-                spoke = self._witness.get(check.record, {})
-                if spoke and all(t <= self._last_end[c] for c, (_, t) in spoke.items()):
+                mine = np.flatnonzero(self.owner == check.record)
+                spoke = mine[self._said_kind[mine] > 0]
+                if len(spoke) and (self._said_s[spoke] <= self._last_end[spoke]).all():
                     self._withdraw(check.record, now, "the last gasps behind it belong to an interruption that is "
                                                       "over, and the meters around are silent (communications)")
         else:
@@ -548,6 +569,7 @@ class OutageManager:
         for c in customers.tolist():
             if c in energised and self.owner[c] < 0:
                 self._ev_s[c], self._ev_kind[c] = np.nan, 0
+                self._said_kind[c], self._said_s[c] = 0, np.nan
                 self._pending.discard(c)
                 self._inside_premise(c, now, "the meter answered a ping: power at the meter")
             elif self.owner[c] < 0:
@@ -761,12 +783,10 @@ class OutageManager:
             pos = self.tree.position[mine]
             outside = mine[(pos < self.tree.first[node]) | (pos >= self.tree.end[node])]
             if len(outside):
-                spoke = self._witness.get(k, {})
-                said = {c: spoke.pop(c) for c in outside.tolist() if c in spoke}
-                if said:
+                said = outside[self._said_kind[outside] > 0]
+                if len(said):
                     j = self._new(old, now, OutageState.predicted)
                     self._transfer(outside, j)
-                    self._witness[j] = said
                     self.records[j].note(now, f"{len(outside)} customers of {rec.id} left out at {old} when it moved "
                                               f"to {device}: {len(said)} of them said they were out")
                 else:
@@ -786,7 +806,6 @@ class OutageManager:
         b.hazard = b.hazard or a.hazard
         b.start_s = min(b.start_s, a.start_s)
         self._callers.setdefault(k, []).extend(self._callers.pop(j, []))
-        self._witness.setdefault(k, {}).update(self._witness.pop(j, {}))
         self._sub.setdefault(k, set()).update(self._sub.pop(j, set()) | {a.device})
         a.state, a.reason = OutageState.cancelled, f"merged into {b.id} at {b.device}"
         a.note(now, a.reason)
@@ -807,16 +826,18 @@ class OutageManager:
         AMI it stands), ``keep`` it (rolled up again: the outage is elsewhere), or ``drop`` it (a
         crew saw their power on)."""
         rec = self.records[k]
-        self._drop(np.flatnonzero(self.owner == k))
+        mine = np.flatnonzero(self.owner == k)
+        spoke = mine[self._said_kind[mine] > 0]
+        witness = {c: (int(self._said_kind[c]), float(self._said_s[c])) for c in spoke.tolist()}
+        self._drop(mine)
         rec.state, rec.reason, rec.customers_out = OutageState.cancelled, why, 0
         rec.note(now, why)
         self._verified[rec.device] = now
         if self._active_at.get(rec.device) == k:
             del self._active_at[rec.device]
         self._callers.pop(k, None)
-        witness = {c: kt for c, kt in self._witness.pop(k, {}).items()
-                   if self.owner[c] < 0 and self.model.customer_live[c]}
-        if evidence == "drop":
+        if evidence == "drop":  # a crew saw them with power
+            self._said_kind[spoke], self._said_s[spoke] = 0, np.nan
             witness = {}
         if witness and self.ami is not None and evidence == "ping":
             cs = np.array(sorted(witness), np.int64)
@@ -831,6 +852,9 @@ class OutageManager:
 
     def _witnesses_answered(self, witness: dict[int, tuple[int, float]], reply: AmiReply) -> None:
         """The customers behind a withdrawn prediction, pinged: the silent ones are still out."""
+        for m in reply.energised:
+            c = self._customer_of_meter[m]
+            self._said_kind[c], self._said_s[c] = 0, np.nan
         for m in reply.silent:
             c = self._customer_of_meter[m]
             kind, time_s = witness[c]
@@ -917,6 +941,7 @@ class OutageManager:
         self._dirty_rows.update(rows.tolist())
         self._restored_row[customers] = rows
         self._restored_at[customers] = now
+        self._said_kind[customers], self._said_s[customers] = 0, np.nan
         self._last_end[customers] = np.maximum(now, self.i_start[rows])
         self.owner[customers] = -1
         self._row[customers] = -1

@@ -38,9 +38,12 @@ __all__ = ["roll_up"]
 
 
 def roll_up(tree: DeviceTree, *, out: np.ndarray, predicted: np.ndarray, blocked: np.ndarray,
-            rules: RuleSet) -> np.ndarray:
+            rules: RuleSet, doubtful: np.ndarray | None = None) -> np.ndarray:
     """The nodes to predict outages at (see the module docstring), sorted. ``out`` int per node
-    (fresh evidence customers whose leaf it is), ``predicted`` and ``blocked`` bool per node."""
+    (fresh evidence customers whose leaf it is), ``predicted`` and ``blocked`` bool per node;
+    ``doubtful`` (bool per node, optional): devices SCADA last saw closed before their
+    communications failed, predicted on the share of their customers out only, not on a count of
+    children (several laterals out under them are likelier their own fuses)."""
     touched = np.flatnonzero((out > 0) | predicted)
     if not len(touched):
         return np.empty(0, np.int64)
@@ -59,8 +62,9 @@ def roll_up(tree: DeviceTree, *, out: np.ndarray, predicted: np.ndarray, blocked
     for k in sorted(nodes, key=lambda n: -int(tree.depth[n])):  # children before parents
         n_out = min(count.get(k, 0), int(tree.customers[k]))  # a predicted node's customers count once
         n_all = min(max(covered.get(k, 0), n_out), int(tree.customers[k]))
+        children = 0 if doubtful is not None and doubtful[k] else hits[k]
         chosen[k] = bool(predicted[k] and not blocked[k]) or (not blocked[k] and _holds(tree, k, n_out, n_all,
-                                                                                         hits[k], rules))
+                                                                                         children, rules))
         p = int(tree.parent[k])
         if p >= 0 and n_out > 0:
             count[p] = count.get(p, 0) + n_out
