@@ -125,6 +125,7 @@ class OutageManager:
         self._sub: dict[int, set[str]] = {}  # record -> devices of predictions merged into it
         # interruption rows
         self._n_rows = 0  # interruption rows in use, in arrays grown by doubling
+        self._reopened: dict[int, tuple[int, float]] = {}  # row -> (record, end) it was reopened from
         self.i_outage = np.zeros(1024, np.int64)
         self.i_customer = np.zeros(1024, np.int64)
         self.i_start = np.zeros(1024)
@@ -388,6 +389,14 @@ class OutageManager:
                 self._pinged[unchecked] = True
                 self._ping(unchecked, lambda reply, cs=unchecked: self._single_premise_answered(cs, reply))
                 fresh = np.setdiff1d(fresh, unchecked)
+            # last gasps from within an interruption already over (a recloser's sequence that took
+            # longer than the meters' qualification): out still only if the meter is silent now
+            explained = fresh[(self._ev_kind[fresh] == _GASP) & (self._ev_s[fresh] <= self._last_end[fresh])
+                              & ~self._pinged[fresh]]
+            if len(explained):
+                self._pinged[explained] = True
+                self._ping(explained, lambda reply, cs=explained: self._explained_answered(cs, reply))
+                fresh = np.setdiff1d(fresh, explained)
         if not len(fresh):
             self._flush()
             return
@@ -570,12 +579,31 @@ class OutageManager:
             if c in energised and self.owner[c] < 0:
                 self._ev_s[c], self._ev_kind[c] = np.nan, 0
                 self._said_kind[c], self._said_s[c] = 0, np.nan
+                self._pinged[c] = False
                 self._pending.discard(c)
                 self._inside_premise(c, now, "the meter answered a ping: power at the meter")
             elif self.owner[c] < 0:
                 self._ev_kind[c] |= _SILENT
                 self._pending.add(c)
         self._schedule_prediction()
+        self._flush()
+
+    def _explained_answered(self, customers: np.ndarray, reply: AmiReply) -> None:
+        """Meters whose last gasps came from an interruption that is over, pinged: silent (with a
+        route to them) they are out still; answering, or out of reach, their gasp is explained."""
+        out = {self._customer_of_meter[a.meter] for a in reply.answers if a.routed and not a.answered}
+        for c in customers.tolist():
+            if self.owner[c] >= 0:
+                continue
+            if c in out:
+                self._ev_kind[c] |= _SILENT
+                self._pending.add(c)
+            else:
+                self._ev_s[c], self._ev_kind[c] = np.nan, 0
+                self._said_kind[c], self._said_s[c] = 0, np.nan
+                self._pinged[c] = False
+                self._pending.discard(c)
+        self._schedule_prediction(now=True)
         self._flush()
 
     def _inside_premise(self, c: int, now: float, why: str) -> None:
@@ -900,6 +928,7 @@ class OutageManager:
         for c in customers[recent].tolist():
             r = int(self._restored_row[c])
             old = int(self.i_outage[r])
+            self._reopened[r] = (old, float(self.i_end[r]))
             self._rows_of[old].remove(r)
             self._rows_of[k].append(r)
             self.i_outage[r], self.i_end[r] = k, math.nan
@@ -922,12 +951,20 @@ class OutageManager:
         self._touch(k)
 
     def _drop(self, customers: np.ndarray) -> None:
-        """Take customers out of their record with no interruption (they were never out)."""
+        """Take customers out of their record with no interruption (they were never out on its
+        account): a row reopened from an earlier restoration goes back to how it was."""
         for c in customers.tolist():
             r = int(self._row[c])
             self._rows_of[int(self.i_outage[r])].remove(r)
             self._touch(int(self.i_outage[r]))
-            self.i_deleted[r] = True
+            back = self._reopened.pop(r, None)
+            if back is None:
+                self.i_deleted[r] = True
+            else:
+                self.i_outage[r], self.i_end[r] = back
+                self._rows_of[back[0]].append(r)
+                self._touch(back[0])
+                self._last_end[c] = max(self._last_end[c], back[1])
             self._dirty_rows.add(r)
         self.owner[customers] = -1
         self._row[customers] = -1
@@ -937,11 +974,14 @@ class OutageManager:
             return
         rec = self.records[k]
         rows = self._row[customers]
+        for r in rows.tolist():
+            self._reopened.pop(r, None)  # it ends here now
         self.i_end[rows] = np.maximum(now, self.i_start[rows])
         self._dirty_rows.update(rows.tolist())
         self._restored_row[customers] = rows
         self._restored_at[customers] = now
         self._said_kind[customers], self._said_s[customers] = 0, np.nan
+        self._pinged[customers] = False  # a later outage of theirs is pinged afresh
         self._last_end[customers] = np.maximum(now, self.i_start[rows])
         self.owner[customers] = -1
         self._row[customers] = -1
