@@ -113,6 +113,7 @@ class OutageManager:
         self._pinged = np.zeros(n, bool)  # a call-only customer already pinged
         self._restored_row = np.full(n, -1, np.int64)  # its last interruption row, while verification may reopen it
         self._restored_at = np.full(n, np.nan)
+        self._power_back_s = np.full(n, -np.inf)  # the meter's last power-restore message (its time stamp)
         self._last_end = np.full(n, -np.inf)  # when its last interruption ended: the next begins no earlier
         self._pending: set[int] = set()
         self._verified: dict[str, float] = {}  # device -> when pings found its customers energised
@@ -321,6 +322,7 @@ class OutageManager:
                 else:
                     self._evidence(c, e.meter_time_s, _GASP)
             elif e.kind == AmiEventKind.power_restore:
+                self._power_back_s[c] = e.meter_time_s
                 self._pending.discard(c)
                 self._ev_s[c], self._ev_kind[c] = np.nan, 0
                 self._said_kind[c], self._said_s[c] = 0, np.nan
@@ -590,21 +592,34 @@ class OutageManager:
 
     def _explained_answered(self, customers: np.ndarray, reply: AmiReply) -> None:
         """Meters whose last gasps came from an interruption that is over, pinged: silent (with a
-        route to them) they are out still; answering, or out of reach, their gasp is explained."""
+        route to them) they are out still; answering, their gasp is explained; out of reach (the
+        AMI network down), they are asked again ``recheck_s`` later."""
         out = {self._customer_of_meter[a.meter] for a in reply.answers if a.routed and not a.answered}
+        unrouted = [self._customer_of_meter[a.meter] for a in reply.answers if not a.routed]
         for c in customers.tolist():
             if self.owner[c] >= 0:
                 continue
             if c in out:
                 self._ev_kind[c] |= _SILENT
                 self._pending.add(c)
+            elif c in unrouted:
+                continue
             else:
                 self._ev_s[c], self._ev_kind[c] = np.nan, 0
                 self._said_kind[c], self._said_s[c] = 0, np.nan
                 self._pinged[c] = False
                 self._pending.discard(c)
+        again = np.array([c for c in unrouted if self.owner[c] < 0], np.int64)
+        if len(again):
+            self.clock.call_later(self.rules.recheck_s, lambda cs=again: self._recheck(cs))
         self._schedule_prediction(now=True)
         self._flush()
+
+    def _recheck(self, customers: np.ndarray) -> None:
+        """Ask again the meters that were out of reach, those still in no outage."""
+        customers = customers[self.owner[customers] < 0]
+        if len(customers):
+            self._ping(customers, lambda reply, cs=customers: self._explained_answered(cs, reply))
 
     def _inside_premise(self, c: int, now: float, why: str) -> None:
         sp = str(self._sp_ids[c])
@@ -619,26 +634,40 @@ class OutageManager:
                                     "an electrician can help if it will not reset.")
 
     def _verify_restoration(self, customers: np.ndarray) -> None:
-        """Ping customers just brought back (a sample of each restoration's): the silent ones are
-        evidence of a pocket still out."""
+        """``verify_delay_s`` after customers are brought back, ping those not heard from since (no
+        power-restore message), up to ``restoration_sample`` of them: a meter silent twice running,
+        with a route to it, is a pocket still out."""
         if self.ami is None or not len(customers):
             return
-        sample = customers if len(customers) <= 4 * self.rules.ping_sample else \
-            customers[np.linspace(0, len(customers) - 1, 4 * self.rules.ping_sample).round().astype(np.int64)]
-        self._ping(sample, self._restoration_answered)
+        self.clock.call_later(self.rules.verify_delay_s, lambda cs=customers.copy(): self._verify_now(cs))
+
+    def _verify_now(self, customers: np.ndarray) -> None:
+        quiet = customers[(self.owner[customers] < 0) & self.model.customer_live[customers]
+                          & ~(self._power_back_s[customers] >= self._restored_at[customers])]
+        m = self.rules.restoration_sample
+        sample = quiet if len(quiet) <= m else quiet[np.linspace(0, len(quiet) - 1, m).round().astype(np.int64)]
+        if len(sample):
+            self._ping(sample, self._restoration_answered)
 
     def _restoration_answered(self, reply: AmiReply) -> None:
-        silent = [a.meter for a in reply.answers if a.routed and not a.answered]
+        silent = np.array([self._customer_of_meter[a.meter] for a in reply.answers if a.routed and not a.answered],
+                          np.int64)
         if len(silent) > len(reply.answers) / 2:  # most of them silent: their communications, not pockets
             log.info("restoration check: %d of %d meters silent, taken for a communications problem",
                      len(silent), len(reply.answers))
             return
-        for m in silent:
-            c = self._customer_of_meter[m]
-            if self.owner[c] < 0 and self._restored_row[c] >= 0 and self.model.customer_live[c]:
-                self._evidence(c, self.i_start[int(self._restored_row[c])], _SILENT)
-        self._schedule_prediction()
-        self._flush()
+        unrouted = np.array([self._customer_of_meter[a.meter] for a in reply.answers if not a.routed], np.int64)
+        ask = np.concatenate([silent, unrouted])
+        ask = ask[(self.owner[ask] < 0) & (self._restored_row[ask] >= 0)]
+        if not len(ask):
+            return
+        self._ev_s[ask] = np.fmin(self._ev_s[ask], self.i_start[self._restored_row[ask]])  # the same interruption
+        silent = silent[np.isin(silent, ask)]
+        if len(silent):  # once more: a meter misses a ping now and then
+            self._ping(silent, lambda r, cs=silent: self._explained_answered(cs, r))
+        unrouted = unrouted[np.isin(unrouted, ask)]
+        if len(unrouted):
+            self.clock.call_later(self.rules.recheck_s, lambda cs=unrouted: self._recheck(cs))
 
     # -- crews ------------------------------------------------------------------------------------
 

@@ -16,8 +16,11 @@ pings) below a device is enough to predict that the device opened (see
   gasps arrives meanwhile);
 * with AMI, a prediction is checked by pinging up to ``ping_sample`` meters below the device that
   have not reported (silent: confirmed; ``ping_energised_share`` or more answering: the device is
-  not out) and as many above it (silent: the outage is larger, move up); a single premise out on a
-  call alone is pinged before any crew goes;
+  not out) and as many around it (silent: the outage is larger, move up); a single premise out on a
+  call alone is pinged before any crew goes; ``verify_delay_s`` after a restoration, up to
+  ``restoration_sample`` of its meters not heard from since are pinged (silent twice: a pocket
+  still out, the same interruption if within ``verify_window_s``);
+  a meter the head-end has no route to is asked again ``recheck_s`` later;
 * in ``storm`` mode the estimated restoration times add the crews' backlog.
 
 ``normal`` promotes eagerly (a quiet day's outages are few, and one call matters); ``storm`` asks
@@ -64,11 +67,15 @@ class RuleSet:
     hold_s: float = 30.0
     ping_sample: int = 8
     ping_energised_share: float = 0.5
-    verify_window_s: float = 900.0  # a customer found still out this soon after a restoration: the same interruption
+    verify_window_s: float = 3600.0  # a customer found still out this soon after a restoration: the same interruption
+    restoration_sample: int = 500  # meters pinged after a restoration, at most, for pockets still out
+    verify_delay_s: float = 300.0  # how long after a restoration (meters' power-restore messages come first)
+    recheck_s: float = 900.0  # a meter out of reach (the AMI network down) is asked again this much later
     storm: bool = False
 
     def __post_init__(self) -> None:
-        for key in ("transformer_min_customers", "device_min_children", "device_min_customers", "ping_sample"):
+        for key in ("transformer_min_customers", "device_min_children", "device_min_customers", "ping_sample",
+                    "restoration_sample"):
             value = getattr(self, key)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise RuleSetError(f"{value!r} is not a whole number of 1 or more", key=key, value=value,
@@ -77,7 +84,7 @@ class RuleSet:
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 < value <= 1.0:
                 raise RuleSetError(f"{value!r} is not a share", key=key, value=value, allowed="above 0, up to 1")
-        for key in ("window_s", "hold_s", "verify_window_s"):
+        for key in ("window_s", "hold_s", "verify_window_s", "recheck_s", "verify_delay_s"):
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < math.inf:
                 raise RuleSetError(f"{value!r} is not a duration", key=key, value=value, allowed="seconds, 0 or more")
