@@ -132,6 +132,7 @@ class OutageManager:
         self.i_start = np.zeros(1024)
         self.i_end = np.full(1024, np.nan)
         self.i_deleted = np.zeros(1024, bool)
+        self.i_firm = np.zeros(1024, bool)  # the row has been in a confirmed outage: never deleted, only ended
         self._rows_of: dict[int, list[int]] = {}
         self._dirty: set[int] = set()
         self._dirty_light: set[int] = set()  # changed, but not in its customers (a call, a gasp): no recount
@@ -652,10 +653,6 @@ class OutageManager:
     def _restoration_answered(self, reply: AmiReply) -> None:
         silent = np.array([self._customer_of_meter[a.meter] for a in reply.answers if a.routed and not a.answered],
                           np.int64)
-        if len(silent) > len(reply.answers) / 2:  # most of them silent: their communications, not pockets
-            log.info("restoration check: %d of %d meters silent, taken for a communications problem",
-                     len(silent), len(reply.answers))
-            return
         unrouted = np.array([self._customer_of_meter[a.meter] for a in reply.answers if not a.routed], np.int64)
         ask = np.concatenate([silent, unrouted])
         ask = ask[(self.owner[ask] < 0) & (self._restored_row[ask] >= 0)]
@@ -846,8 +843,9 @@ class OutageManager:
                     self._transfer(outside, j)
                     self.records[j].note(now, f"{len(outside)} customers of {rec.id} left out at {old} when it moved "
                                               f"to {device}: {len(said)} of them said they were out")
-                else:
-                    self._drop(outside)
+                else:  # out until now on its account; the check after a restoration asks their meters
+                    self._end_rows(outside, now)
+                    self._verify_restoration(outside)
             everyone = self.tree.customers_below(node)
             free = everyone[(self.owner[everyone] < 0) & self.model.customer_live[everyone]]
             self._reopen_or_add(k, free, np.full(len(free), rec.start_s))
@@ -886,7 +884,10 @@ class OutageManager:
         mine = np.flatnonzero(self.owner == k)
         spoke = mine[self._said_kind[mine] > 0]
         witness = {c: (int(self._said_kind[c]), float(self._said_s[c])) for c in spoke.tolist()}
-        self._drop(mine)
+        if evidence == "keep" or rec.confirmed_by:  # they were out, on the evidence: the outage is elsewhere
+            self._end_rows(mine, now)
+        else:  # never out on this record's account
+            self._drop(mine)
         rec.state, rec.reason, rec.customers_out = OutageState.cancelled, why, 0
         rec.note(now, why)
         self._verified[rec.device] = now
@@ -931,7 +932,7 @@ class OutageManager:
             self._grow(n + m)
         rows = np.arange(n, n + m)
         self.i_outage[rows], self.i_customer[rows], self.i_start[rows] = k, customers, starts
-        self.i_end[rows], self.i_deleted[rows] = np.nan, False
+        self.i_end[rows], self.i_deleted[rows], self.i_firm[rows] = np.nan, False, False
         self._n_rows = n + m
         self._rows_of[k].extend(rows.tolist())
         self._dirty_rows.update(rows.tolist())
@@ -943,7 +944,7 @@ class OutageManager:
     def _grow(self, need: int) -> None:
         size = max(need, 2 * len(self.i_customer))
         for name, fill in (("i_outage", 0), ("i_customer", 0), ("i_start", 0.0), ("i_end", np.nan),
-                           ("i_deleted", False)):
+                           ("i_deleted", False), ("i_firm", False)):
             old = getattr(self, name)
             new = np.full(size, fill, old.dtype)
             new[:len(old)] = old
@@ -981,7 +982,12 @@ class OutageManager:
 
     def _drop(self, customers: np.ndarray) -> None:
         """Take customers out of their record with no interruption (they were never out on its
-        account): a row reopened from an earlier restoration goes back to how it was."""
+        account): a row reopened from an earlier restoration goes back to how it was; a row that
+        was in a confirmed outage ends now instead (that much of it was so)."""
+        firm = customers[self.i_firm[self._row[customers]]] if len(customers) else customers
+        if len(firm):
+            self._end_rows(firm, self.clock.now())
+            customers = np.setdiff1d(customers, firm)
         for c in customers.tolist():
             r = int(self._row[c])
             self._rows_of[int(self.i_outage[r])].remove(r)
@@ -998,22 +1004,28 @@ class OutageManager:
         self.owner[customers] = -1
         self._row[customers] = -1
 
-    def _restore(self, k: int, customers: np.ndarray, now: float, why: str) -> None:
-        if not len(customers):
-            return
-        rec = self.records[k]
+    def _end_rows(self, customers: np.ndarray, now: float) -> None:
+        """End the customers' interruptions now and take them out of their record (a check after
+        it may reopen them: see :meth:`_reopen_or_add`)."""
         rows = self._row[customers]
         for r in rows.tolist():
             self._reopened.pop(r, None)  # it ends here now
+            self._touch(int(self.i_outage[r]))
         self.i_end[rows] = np.maximum(now, self.i_start[rows])
         self._dirty_rows.update(rows.tolist())
         self._restored_row[customers] = rows
         self._restored_at[customers] = now
-        self._said_kind[customers], self._said_s[customers] = 0, np.nan
         self._pinged[customers] = False  # a later outage of theirs is pinged afresh
         self._last_end[customers] = np.maximum(now, self.i_start[rows])
         self.owner[customers] = -1
         self._row[customers] = -1
+
+    def _restore(self, k: int, customers: np.ndarray, now: float, why: str) -> None:
+        if not len(customers):
+            return
+        rec = self.records[k]
+        self._end_rows(customers, now)
+        self._said_kind[customers], self._said_s[customers] = 0, np.nan
         left = int(np.count_nonzero(self.owner == k))
         rec.note(now, f"{len(customers)} customers restored ({why}); {left} still out")
         if not left:
@@ -1043,6 +1055,8 @@ class OutageManager:
             rec = self.records[k]
             rows = np.fromiter(self._rows_of[k], np.int64, len(self._rows_of[k]))
             rows = rows[~self.i_deleted[rows]]
+            if rec.state == OutageState.confirmed:
+                self.i_firm[rows] = True
             rec.customers_interrupted = len(rows)
             end = self.i_end[rows]
             out = self.i_customer[rows[np.isnan(end)]]
