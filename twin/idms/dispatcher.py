@@ -10,6 +10,8 @@ Every ``review_s`` (and whenever an outage or a crew changes) it
   recloser's sequence is over, the AMI pings have had their say): the nearest available
   troubleshooter to patrol, else the nearest available line crew; a line crew, nearest first, to
   an outage a troubleshooter handed on (``needs line crew``);
+* runs an AMI sweep every ``sweep_s`` (every meter believed on and in no outage pinged: the
+  pockets nobody reported are found);
 * calls out every crew off duty when more outages wait than ``callout_backlog`` per crew on duty
   (a storm), at most once an hour;
 * leaves alone the outages of commanded switching (the dispatcher's own) and inside-premise
@@ -34,7 +36,7 @@ class AutomaticDispatcher:
     """Runs an :class:`~twin.idms.system.Idms` unattended (see the module docstring)."""
 
     def __init__(self, idms: Idms, *, user: str = "auto-dispatcher", review_s: float = 60.0,
-                 sustained_s: float = 120.0, callout_backlog: float = 2.0) -> None:
+                 sustained_s: float = 120.0, callout_backlog: float = 2.0, sweep_s: float = 3 * 3600.0) -> None:
         if idms.workforce is None:
             raise ValueError("the automatic dispatcher needs the IDMS's workforce link to send crews")
         self.idms, self.user = idms, user
@@ -51,6 +53,9 @@ class AutomaticDispatcher:
         idms.oms.subscribe(self._on_outage)
         self._review_due = False
         idms.clock.call_later(review_s, self._review)
+        self.sweep_s, self.sweeps = sweep_s, 0
+        if sweep_s > 0:
+            idms.clock.call_later(sweep_s, self._sweep)
 
     def _on_status(self, status: CrewStatus) -> None:
         self.crews[status.crew] = status
@@ -86,6 +91,12 @@ class AutomaticDispatcher:
         self._dispatch()
         self._call_out_if_needed()
         self.idms.clock.call_later(self.review_s, self._review)
+
+    def _sweep(self) -> None:
+        """An AMI sweep, and the next one ``sweep_s`` from now."""
+        if self.idms.oms.sweep():
+            self.sweeps += 1
+        self.idms.clock.call_later(self.sweep_s, self._sweep)
 
     def _call_out_if_needed(self) -> None:
         now = self.idms.clock.now()

@@ -650,6 +650,34 @@ class OutageManager:
         if len(sample):
             self._ping(sample, self._restoration_answered)
 
+    def sweep(self) -> int:
+        """An AMI sweep (after a storm): ping every meter believed to have power and in no
+        outage; one silent twice, with a route to it, is out (its outage starts now, as far as the
+        IDMS can tell). Returns how many meters were asked (0 without AMI)."""
+        if self.ami is None:
+            return 0
+        quiet = np.flatnonzero((self.owner < 0) & self.model.customer_live)
+        if len(quiet):
+            self._ping(quiet, self._swept)
+        return len(quiet)
+
+    def _swept(self, reply: AmiReply, *, rounds: int = 2) -> None:
+        """A sweep's answers: the meters silent with a route to them are asked ``rounds`` more
+        times (in a sweep of the whole territory a meter's odd missed ping is common), then taken
+        for out."""
+        now = self.clock.now()
+        silent = np.array([self._customer_of_meter[a.meter] for a in reply.answers if a.routed and not a.answered],
+                          np.int64)
+        silent = silent[self.owner[silent] < 0]
+        if not len(silent):
+            return
+        if rounds > 1:
+            self._ping(silent, lambda r, n=rounds - 1: self._swept(r, rounds=n))
+            return
+        log.info("AMI sweep: %d meters silent three times", len(silent))
+        self._ev_s[silent] = np.fmin(self._ev_s[silent], now)
+        self._ping(silent, lambda r, cs=silent: self._explained_answered(cs, r))
+
     def _restoration_answered(self, reply: AmiReply) -> None:
         silent = np.array([self._customer_of_meter[a.meter] for a in reply.answers if a.routed and not a.answered],
                           np.int64)
@@ -984,7 +1012,9 @@ class OutageManager:
         """Take customers out of their record with no interruption (they were never out on its
         account): a row reopened from an earlier restoration goes back to how it was; a row that
         was in a confirmed outage ends now instead (that much of it was so)."""
-        firm = customers[self.i_firm[self._row[customers]]] if len(customers) else customers
+        rows = self._row[customers]
+        reopened = np.array([r in self._reopened for r in rows.tolist()], bool)
+        firm = customers[self.i_firm[rows] & ~reopened] if len(customers) else customers
         if len(firm):
             self._end_rows(firm, self.clock.now())
             customers = np.setdiff1d(customers, firm)

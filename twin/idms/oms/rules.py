@@ -68,7 +68,7 @@ class RuleSet:
     ping_sample: int = 8
     ping_energised_share: float = 0.5
     verify_window_s: float = 3600.0  # a customer found still out this soon after a restoration: the same interruption
-    restoration_sample: int = 500  # meters pinged after a restoration, at most, for pockets still out
+    restoration_sample: int = 5000  # meters pinged after a restoration, at most, for pockets still out
     verify_delay_s: float = 300.0  # how long after a restoration (meters' power-restore messages come first)
     recheck_s: float = 900.0  # a meter out of reach (the AMI network down) is asked again this much later
     storm: bool = False
