@@ -462,7 +462,8 @@ class OutageManager:
             if j != k:
                 self._merge(j, k, now)
         rec = self.records[k]
-        start = float(np.nanmin(self._ev_s[evidence])) if len(evidence) else rec.start_s
+        known = self._ev_s[evidence][~np.isnan(self._ev_s[evidence])] if len(evidence) else np.empty(0)
+        start = float(known.min()) if len(known) else min(rec.start_s, now)
         everyone = tree.customers_below(node)
         live = self.model.customer_live[everyone]
         if self._also_free is not None:
@@ -954,7 +955,8 @@ class OutageManager:
     # -- interruption rows ------------------------------------------------------------------------
 
     def _add(self, k: int, customers: np.ndarray, starts: np.ndarray) -> None:
-        starts = np.maximum(np.asarray(starts, float), self._last_end[customers])
+        starts = np.asarray(starts, float)
+        starts = np.maximum(np.where(np.isnan(starts), self.clock.now(), starts), self._last_end[customers])
         m, n = len(customers), self._n_rows
         if n + m > len(self.i_customer):
             self._grow(n + m)

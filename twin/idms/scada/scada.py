@@ -34,7 +34,7 @@ __all__ = ["Scada", "ScanRepair"]
 
 log = logging.getLogger(__name__)
 
-_ANALOGS = frozenset({"i_amps", "v_volts", "p_kw", "q_kvar"})
+_ANALOGS = frozenset({"i_amps", "v_volts", "p_kw", "q_kvar", "v_control_volts"})
 
 
 @dataclass(frozen=True)
