@@ -66,7 +66,9 @@ def test_status_follows_the_grid_after_a_temporary_fault_the_recloser_closed_aga
     world.inject(Fault(line, permanent=False), at_s=60.0)
     world.run_to(61.0)  # the fast trip and the reclose are over
     assert [e.data["action"] for e in world.events.of(EventKind.protection)][:2] == ["trip", "reclose"]
-    assert devices.point(recloser, "status") == Point(recloser, "status", "closed", Quality.good, 61.0)
+    reclosed_s = [e.time_s for e in world.events.of(EventKind.protection) if e.data["device"] == recloser][-1]
+    # stamped when the field saw it close, not when it was read
+    assert devices.point(recloser, "status") == Point(recloser, "status", "closed", Quality.good, reclosed_s)
     assert _value(devices, fuse, "status") == "closed" and _value(devices, fuse, "fault") is False
     assert _value(devices, recloser, "lockout") is False
 
@@ -141,7 +143,9 @@ def test_comms_down_freezes_the_points_and_comms_up_makes_them_good_again():
     assert refused.value.reason == Refusal.unreachable
     devices.set_comms([recloser], True)
     back = {p.name: p for p in devices.points_of(recloser)}
-    assert back["status"] == Point(recloser, "status", "open", Quality.good, 600.0)
+    locked_s = next(e.time_s for e in world.events.of(EventKind.protection)
+                    if e.data["device"] == recloser and e.data["action"] == "lockout")
+    assert back["status"] == Point(recloser, "status", "open", Quality.good, locked_s)  # the RTU's event time
     assert back["lockout"].value is True
     assert back["i_amps"].quality == Quality.good
     assert back["i_amps"].time_s == world.events.of(EventKind.solve)[-1].time_s

@@ -227,6 +227,7 @@ class FieldDevices:
         self._p = np.full(n, np.nan)
         self._q = np.full(n, np.nan)
         self._scan_s = np.zeros(n)
+        self._event_s = np.full(n, np.nan)  # when the field last saw the device operate (its event time stamp)
         self._analog_s = np.full(n, np.nan)
         self._analog_stale = np.ones(n, bool)
         self._solved_s = world.now if world.last_result is not None else float("nan")
@@ -308,7 +309,10 @@ class FieldDevices:
         raise KeyError(f"{device} has no point {name!r}")
 
     def _points(self, k: int, quality: Quality) -> list[Point]:
-        device, cls, t = str(self.ids[k]), int(self.cls[k]), float(self._scan_s[k])
+        # a state reported on reconnection carries the time the field saw it change (the RTU's
+        # event buffer), not the time it got through
+        device, cls = str(self.ids[k]), int(self.cls[k])
+        t = float(self._scan_s[k]) if np.isnan(self._event_s[k]) else float(min(self._event_s[k], self._scan_s[k]))
         aq = Quality.stale if quality == Quality.good and self._analog_stale[k] else quality
         ta = float(self._analog_s[k])
         status: Any = int(self._status[k]) if cls == DeviceClass.regulator else \
@@ -472,15 +476,18 @@ class FieldDevices:
             k = self._pos.get(str(data.get("device", "")))
             if k is None:
                 return
+            self._event_s[k] = event.time_s
             action = data.get("action")
             if action == "lockout":
                 self.lockout[k] = True
             if action in _FAULT_ACTIONS and int(self.cls[k]) in _FLAGGED:
                 self.fault[k] = True
-        elif event.kind == EventKind.switch and data.get("closed"):
+        elif event.kind == EventKind.switch:
             k = self._pos.get(str(data.get("device", "")))
             if k is not None:
-                self.lockout[k] = self.fault[k] = False  # a close is the reset
+                self._event_s[k] = event.time_s
+                if data.get("closed"):
+                    self.lockout[k] = self.fault[k] = False  # a close is the reset
         elif event.kind in (EventKind.outage, EventKind.restore, EventKind.tap, EventKind.capacitor):
             self._changed_since_solve = True
         elif event.kind == EventKind.solve and data.get("converged"):

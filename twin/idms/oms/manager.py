@@ -204,9 +204,11 @@ class OutageManager:
 
     def _lost(self, change: Change, now: float) -> None:
         k = self._active_at.get(change.device)
-        if k is not None and self.records[k].state == OutageState.predicted and change.source == Source.scada:
-            # SCADA saw it open just now, so it was closed before: what was out is below it, and
-            # stays out in outages of its own when the device closes again
+        if k is not None and self.records[k].state == OutageState.predicted and change.source == Source.scada \
+                and change.time_s > self.records[k].start_s + self.rules.hold_s:
+            # SCADA saw it open after its customers went out (the field's time stamp), so it was
+            # closed then: what was out is below it, and stays out in outages of its own when the
+            # device closes again (a time stamp from before is an RTU back on line: confirmed)
             self._withdraw(k, now, f"SCADA shows {change.device} closed until {now:.0f} s: the outage is below it",
                            evidence="keep")
             self._also_free = np.zeros(len(self.owner), bool)
