@@ -407,7 +407,6 @@ class OutageManager:
             return
         tree = self.tree
         n = len(tree)
-        out = np.bincount(tree.leaf[fresh][tree.leaf[fresh] >= 0], minlength=n)
         predicted = np.zeros(n, bool)
         for d, k in self._active_at.items():
             node = tree.node(d)
@@ -420,14 +419,27 @@ class OutageManager:
             node = tree.node(d)
             if node >= 0 and not blocked[node] and self.last_known_closed(d):
                 doubtful[node] = True
-        chosen = roll_up(tree, out=out, predicted=predicted, blocked=blocked, rules=self.rules, doubtful=doubtful)
-        covered = np.zeros(len(fresh), bool)
-        for node in chosen.tolist():
-            inside = (tree.position[fresh] >= tree.first[node]) & (tree.position[fresh] < tree.end[node])
-            covered |= inside
-            self._predict_at(node, fresh[inside], now)
-        waiting = fresh[~covered]  # not enough yet: wait for more within the window
-        self._pending.update(waiting.tolist())
+        # evidence counts together only within the window: older evidence is rolled up apart
+        old = self._ev_s[fresh] < now - self.rules.window_s
+        waiting = []
+        for group in (fresh[old], fresh[~old]):
+            if not len(group):
+                continue
+            out = np.bincount(tree.leaf[group][tree.leaf[group] >= 0], minlength=n)
+            chosen = roll_up(tree, out=out, predicted=predicted, blocked=blocked, rules=self.rules, doubtful=doubtful)
+            covered = np.zeros(len(group), bool)
+            for node in chosen.tolist():
+                inside = (tree.position[group] >= tree.first[node]) & (tree.position[group] < tree.end[node])
+                covered |= inside
+                self._predict_at(node, group[inside], now)
+            waiting.append(group[~covered])
+        waiting = np.concatenate(waiting) if waiting else np.empty(0, np.int64)
+        stale = waiting[~(self._ev_s[waiting] >= now - self.rules.window_s)]
+        if len(stale):  # nowhere to put it within the window (its devices barred): set aside
+            log.info("%d customers' evidence set aside: no device to predict within the window", len(stale))
+            self._ev_s[stale], self._ev_kind[stale] = np.nan, 0
+        waiting = np.setdiff1d(waiting, stale)
+        self._pending.update(waiting.tolist())  # not enough yet: wait for more within the window
         if len(waiting):
             self._schedule_prediction()
         self._flush()
