@@ -15,7 +15,8 @@ world's reason      the caller reports
 =================== ==================================================
 
 Callbacks asked for by the IDMS are kept in :attr:`VirtualCallCentre.callbacks` with the number
-the caller last gave (a later issue makes customers answer them).
+the caller last gave. A customer told power is back who is still out answers as the world's
+callers do (:meth:`~twin.callers.calls.Callers.told_restored`): a repeat call a few minutes later.
 """
 
 from __future__ import annotations
@@ -55,13 +56,18 @@ class VirtualCallCentre:
         """``callback(calls)`` with each call as it is taken."""
         self._subscribers.append(callback)
 
-    def callback(self, service_point: str, message: str) -> Callback:
-        """Queue a call back to a customer with ``message``."""
+    def callback(self, service_point: str, message: str, *, restored: bool = False) -> Callback:
+        """Queue a call back to a customer with ``message`` (``restored``: it says power is back;
+        a customer still out calls back)."""
         if service_point not in self._row:
             raise ModelError(f"no service point '{service_point}' to call back", component="service_point",
                              element=service_point, fix="name the service point by its id")
-        cb = Callback(self.world.now, service_point, self._numbers.get(service_point, ""), str(message))
+        cb = Callback(self.world.now, service_point, self._numbers.get(service_point, ""), str(message),
+                      bool(restored))
         self.callbacks.append(cb)
+        callers = getattr(self.world, "callers", None)
+        if restored and callers is not None:
+            callers.told_restored(self._row[service_point])
         return cb
 
     def _on_event(self, event: Event) -> None:

@@ -86,6 +86,7 @@ class CallerParameters:
     again_median_s: float = 3600.0  # after the last call: lognormal
     again_sigma: float = 0.7
     max_calls: int = 3  # calls an outage, at most
+    answer_delay_median_s: float = 300.0  # a customer told power is back, still out, calls back after (lognormal)
     inside_premises_per_day: float = 2e-4  # calls a customer a day about their own breaker or wiring
     wires_down_calls_mean: float = 2.0  # people who call in one wires-down (1 + Poisson)
     wires_down_delay_median_s: float = 900.0  # from the wires coming down: lognormal (delay_sigma)
@@ -152,6 +153,7 @@ class Callers:
         from faker import Faker  # imported when callers are made, not with the module
 
         self.world = world
+        world.callers = self  # the call centre finds them here: customers answer its callbacks
         self.params = params
         net = world.grid.net
         sp = net.service_point
@@ -283,6 +285,17 @@ class Callers:
             if self._called[row] < p.max_calls and self._rng.random() < p.p_again:
                 later = self._lognormal(p.again_median_s, p.again_sigma, 1)
                 self._plan(now + later, np.array([row]), _AGAIN)
+
+    def told_restored(self, row: int) -> bool:
+        """The call centre told customer ``row`` their power is back: one still out calls back to
+        say it is not (a repeat call, ``answer_delay_median_s`` later, void if power returns
+        first). Returns whether they will."""
+        if self.world.grid.energised_customers[row]:
+            return False
+        p = self.params
+        later = self._lognormal(p.answer_delay_median_s, p.again_sigma, 1)
+        self._plan(self.world.now + later, np.array([row]), _AGAIN)
+        return True
 
     def _identity(self, row: int) -> tuple[str, str, str]:
         """Name, phone and address of a customer: the territory's where it has them, else faker's."""

@@ -10,7 +10,8 @@ whatever else is going on.
 
 Out: :meth:`CallCentre.callback` asks the call centre to call a customer back with a message
 ("power is back", "a crew is on the way, estimated restoration 14:30"); the call centre keeps it
-(an outbound call system or an agent makes it).
+(an outbound call system or an agent makes it). A customer told their power is back who is still
+out says so: that answer comes in as a new (repeat) trouble call.
 
 >>> TroubleCall("CALL-000001", 600.0, "SP000017", "M000017", Report.no_power).hazard
 False
@@ -69,6 +70,7 @@ class Callback:
     service_point: str
     number: str
     message: str
+    restored: bool = False
 
 
 @runtime_checkable
@@ -79,5 +81,6 @@ class CallCentre(Protocol):
     def subscribe(self, callback: Callable[[list[TroubleCall]], None]) -> None:
         """``callback(calls)`` with each trouble call as it is taken."""
 
-    def callback(self, service_point: str, message: str) -> Callback:
-        """Call a customer back with ``message``; returns what was queued."""
+    def callback(self, service_point: str, message: str, *, restored: bool = False) -> Callback:
+        """Call a customer back with ``message``; returns what was queued. ``restored``: the
+        message says their power is back (the customer answers if it is not: a new call)."""

@@ -118,7 +118,7 @@ class OutageManager:
         self._pending: set[int] = set()
         self._verified: dict[str, float] = {}  # device -> when pings found its customers energised
         self._checks: dict[int, _Check] = {}
-        self._callers: dict[int, list[str]] = {}  # record -> service points that called
+        self._has_called = np.zeros(n, bool)  # called about the interruption they are in: called back when restored
         self._said_kind = np.zeros(n, np.int8)  # what each customer's standing evidence is (kinds, as bits)
         self._said_s = np.full(n, np.nan)  # and since when: kept while it is in a record, dropped when shown back
         self._also_free: np.ndarray | None = None  # customers just cut off by a SCADA open, while a prediction runs
@@ -351,11 +351,12 @@ class OutageManager:
                 rec = self.records[k]
                 rec.calls += 1
                 rec.hazard = rec.hazard or call.hazard
-                self._callers.setdefault(k, []).append(call.service_point)
+                self._has_called[c] = True
                 self._touch(k, counts=False)
             elif call.report == Report.own_breaker:
                 self._inside_premise(c, call.time_s, "the caller's own breaker")
             elif call.report in _OUT_REPORTS or call.repeat:
+                self._has_called[c] = True
                 self._evidence(c, call.time_s, _CALL)
                 if call.hazard:
                     self._hazards.add(c)
@@ -493,7 +494,6 @@ class OutageManager:
             rec.hazard = True
         self._said_kind[evidence] |= kinds
         self._said_s[evidence] = np.fmin(self._said_s[evidence], times)
-        self._callers.setdefault(k, []).extend(str(self._sp_ids[c]) for c in evidence[kinds & _CALL > 0])
         self._ev_s[evidence], self._ev_kind[evidence] = np.nan, 0
         if len(evidence) or len(free):
             rec.note(now, f"predicted at {device}: {int(np.count_nonzero(kinds & _GASP))} last gasps, "
@@ -903,7 +903,6 @@ class OutageManager:
         b.gasps += a.gasps
         b.hazard = b.hazard or a.hazard
         b.start_s = min(b.start_s, a.start_s)
-        self._callers.setdefault(k, []).extend(self._callers.pop(j, []))
         self._sub.setdefault(k, set()).update(self._sub.pop(j, set()) | {a.device})
         a.state, a.reason = OutageState.cancelled, f"merged into {b.id} at {b.device}"
         a.note(now, a.reason)
@@ -936,7 +935,6 @@ class OutageManager:
         self._verified[rec.device] = now
         if self._active_at.get(rec.device) == k:
             del self._active_at[rec.device]
-        self._callers.pop(k, None)
         if evidence == "drop":  # a crew saw them with power
             self._said_kind[spoke], self._said_s[spoke] = 0, np.nan
             witness = {}
@@ -1072,6 +1070,12 @@ class OutageManager:
         rec = self.records[k]
         self._end_rows(customers, now)
         self._said_kind[customers], self._said_s[customers] = 0, np.nan
+        called = customers[self._has_called[customers]]
+        self._has_called[called] = False
+        if self.calls is not None:  # those who called are told (and say so if they are not back)
+            for sp in self._sp_ids[called].tolist():
+                self.calls.callback(str(sp), "Our records show power restored to your address. If you are still "
+                                             "without power, please tell us.", restored=True)
         left = int(np.count_nonzero(self.owner == k))
         rec.note(now, f"{len(customers)} customers restored ({why}); {left} still out")
         if not left:
@@ -1081,9 +1085,6 @@ class OutageManager:
             for crew, job in list(self._crew_job.items()):
                 if job == k:
                     del self._crew_job[crew]
-            if self.calls is not None:
-                for sp in dict.fromkeys(self._callers.pop(k, [])):
-                    self.calls.callback(sp, "Power has been restored to your address. Thank you for your patience.")
         self._touch(k)
 
     # -- saving -----------------------------------------------------------------------------------
