@@ -31,6 +31,8 @@ Records (:class:`~twin.idms.oms.records.OutageRecord`) and the customers' interr
 written to the :class:`~twin.idms.oms.store.OutageStore` as they change and committed at the end of
 every message handled. Estimated restoration times follow the crews' reports
 (:mod:`twin.idms.oms.etr`). Listeners (:meth:`OutageManager.subscribe`) hear every record changed.
+The pings and what their answers mean are in :mod:`twin.idms.oms.ami_checks`, the interruption
+rows in :mod:`twin.idms.oms.rows` (mixins of the manager).
 """
 
 from __future__ import annotations
@@ -38,18 +40,19 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 
-from twin.idms.interfaces.ami import AmiEvent, AmiEventKind, AmiHeadEnd, AmiReply
+from twin.idms.interfaces.ami import AmiEvent, AmiEventKind, AmiHeadEnd
 from twin.idms.interfaces.call_centre import CallCentre, Report, TroubleCall
 from twin.idms.interfaces.clock import Clock
 from twin.idms.interfaces.workforce import CrewReport, CrewStatus, ReportKind
 from twin.idms.operations_model import Change, OperationsModel, Source
+from twin.idms.oms.ami_checks import _CALL, _GASP, AmiChecks
 from twin.idms.oms.etr import EtrParameters, Stage, estimate
 from twin.idms.oms.prediction import roll_up
 from twin.idms.oms.records import OutageRecord, OutageState
+from twin.idms.oms.rows import InterruptionRows
 from twin.idms.oms.rules import RuleSet, rule_set
 from twin.idms.oms.store import OutageStore, Stored
 from twin.idms.oms.tree import DeviceTree, device_tree
@@ -59,25 +62,12 @@ __all__ = ["OutageManager"]
 
 log = logging.getLogger(__name__)
 
-_GASP, _CALL, _SILENT = 1, 2, 4  # evidence kinds, as bits
 _OUT_REPORTS = frozenset({Report.no_power, Report.wires_down})
 _ETR_STAGE = {ReportKind.dispatched: Stage.dispatched, ReportKind.arrived: Stage.arrived, ReportKind.found: Stage.found,
               ReportKind.needs_line_crew: Stage.needs_line_crew, ReportKind.repaired: Stage.repaired}
 
 
-@dataclass
-class _Check:
-    """A verification ping under way: of outage ``record`` at ``device``, meters ``below`` it and
-    the ``control`` around it (customers of its ``parent`` node)."""
-
-    record: int
-    device: str
-    below: np.ndarray
-    control: np.ndarray
-    parent: int
-
-
-class OutageManager:
+class OutageManager(AmiChecks, InterruptionRows):
     """The outage records and the rules that make them (see the module docstring)."""
 
     def __init__(self, model: OperationsModel, clock: Clock, *, ami: AmiHeadEnd | None = None,
@@ -117,7 +107,6 @@ class OutageManager:
         self._last_end = np.full(n, -np.inf)  # when its last interruption ended: the next begins no earlier
         self._pending: set[int] = set()
         self._verified: dict[str, float] = {}  # device -> when pings found its customers energised
-        self._checks: dict[int, _Check] = {}
         self._has_called = np.zeros(n, bool)  # called about the interruption they are in: called back when restored
         self._said_kind = np.zeros(n, np.int8)  # what each customer's standing evidence is (kinds, as bits)
         self._said_s = np.full(n, np.nan)  # and since when: kept while it is in a record, dropped when shown back
@@ -503,139 +492,7 @@ class OutageManager:
             self._check(k, node, now)
         return k
 
-    # -- pings ------------------------------------------------------------------------------------
-
-    def _ping(self, customers: np.ndarray, callback: Callable[[AmiReply], None]) -> None:
-        assert self.ami is not None
-        self.pings += 1
-        self.ami.ping([str(m) for m in self._meter[customers].tolist()], callback)
-
-    def _sample(self, customers: np.ndarray) -> np.ndarray:
-        """Up to ``ping_sample`` of them, spread evenly (deterministic: no random draw)."""
-        m = self.rules.ping_sample
-        if len(customers) <= m:
-            return customers
-        return customers[np.linspace(0, len(customers) - 1, m).round().astype(np.int64)]
-
-    def _check(self, k: int, node: int, now: float) -> None:
-        """Ping, in one request, meters below the predicted device where nothing was heard from
-        (in branches below it with no evidence: if the device is out they are too), and meters
-        around it (its parent's other customers, not in an outage) as the control."""
-        tree = self.tree
-        mine = np.flatnonzero(self.owner == k)
-        spoke = set(mine[self._said_kind[mine] > 0].tolist())
-        said = sorted(spoke)
-        branches = {self._branch(node, c) for c in said}
-        quiet = np.array([c for c in mine.tolist() if c not in spoke and self._branch(node, c) not in branches
-                          or self._branch(node, c) == node and c not in spoke], np.int64)
-        if not len(quiet):  # every branch spoke: ask those that said nothing, then those that did (back yet?)
-            quiet = np.array([c for c in mine.tolist() if c not in spoke], np.int64)
-        below = self._sample(quiet)
-        if len(below) < self.rules.ping_sample:
-            below = np.concatenate([below, self._sample(np.array(said, np.int64))[:self.rules.ping_sample - len(below)]])
-        parent = int(tree.parent[node])
-        around = tree.customers_below(parent) if parent >= 0 else np.empty(0, np.int64)
-        around = around[(self.owner[around] < 0) & self.model.customer_live[around]]
-        control = self._sample(around)
-        if not len(below):
-            return
-        check = _Check(k, str(tree.ids[node]), below, control, parent)
-        self._ping(np.concatenate([below, control]), lambda reply, c=check: self._checked(c, reply))
-
-    def _branch(self, node: int, c: int) -> int:
-        """The node directly below ``node`` that customer ``c`` lies under (``node`` itself when
-        it is the customer's leaf)."""
-        tree = self.tree
-        n = int(tree.leaf[c])
-        while n >= 0 and int(tree.parent[n]) != node and n != node:
-            n = int(tree.parent[n])
-        return n
-
-    def _checked(self, check: _Check, reply: AmiReply) -> None:
-        now = self.clock.now()
-        rec = self.records[check.record]
-        if not rec.active or rec.device != check.device or rec.state != OutageState.predicted:
-            return
-        below = [a for a in reply.answers[:len(check.below)] if a.routed]  # no route: its silence says nothing
-        control = [a for a in reply.answers[len(check.below):] if a.routed]
-        heard = sum(a.answered for a in below)
-        share = self.rules.ping_energised_share
-        if not below:
-            rec.note(now, f"ping inconclusive: no route to the meters below {check.device} (AMI network down)")
-            self._flush()
-            return
-        if heard >= share * len(below):
-            self._withdraw(check.record, now, f"ping: {heard} of {len(below)} meters below {check.device} answered")
-            self._flush()
-            return
-        around = sum(a.answered for a in control)
-        if control and around < (1.0 - share) * len(control):  # silent around it too
-            parent = str(self.tree.ids[check.parent])
-            if not self._blocked(self.tree, now)[check.parent] and parent not in self._active_at:
-                rec.note(now, f"ping: {len(below) - heard} of {len(below)} meters below and {len(control) - around} "
-                              f"of {len(control)} around silent: moved up to {parent}")
-                self._predict_at(check.parent, np.empty(0, np.int64), now)
-            else:  # SCADA shows the device above closed: the silence is the meters' communications
-                rec.note(now, f"ping inconclusive: meters around {check.device} silent too, under {parent} "
-                              "that SCADA shows closed")
-                mine = np.flatnonzero(self.owner == check.record)
-                spoke = mine[self._said_kind[mine] > 0]
-                if len(spoke) and (self._said_s[spoke] <= self._last_end[spoke]).all():
-                    self._withdraw(check.record, now, "the last gasps behind it belong to an interruption that is "
-                                                      "over, and the meters around are silent (communications)")
-        else:
-            rec.state, rec.confirmed_by, rec.confirmed_s = OutageState.confirmed, "ami", now
-            rec.note(now, f"confirmed by ping: {len(below) - heard} of {len(below)} meters below silent, "
-                          f"{around} of {len(control)} around answered")
-            self._touch(check.record)
-        self._flush()
-
-    def _single_premise_answered(self, customers: np.ndarray, reply: AmiReply) -> None:
-        energised = {self._customer_of_meter[m] for m in reply.energised}
-        now = self.clock.now()
-        for c in customers.tolist():
-            if c in energised and self.owner[c] < 0:
-                self._ev_s[c], self._ev_kind[c] = np.nan, 0
-                self._said_kind[c], self._said_s[c] = 0, np.nan
-                self._pinged[c] = False
-                self._pending.discard(c)
-                self._inside_premise(c, now, "the meter answered a ping: power at the meter")
-            elif self.owner[c] < 0:
-                self._ev_kind[c] |= _SILENT
-                self._pending.add(c)
-        self._schedule_prediction()
-        self._flush()
-
-    def _explained_answered(self, customers: np.ndarray, reply: AmiReply) -> None:
-        """Meters whose last gasps came from an interruption that is over, pinged: silent (with a
-        route to them) they are out still; answering, their gasp is explained; out of reach (the
-        AMI network down), they are asked again ``recheck_s`` later."""
-        out = {self._customer_of_meter[a.meter] for a in reply.answers if a.routed and not a.answered}
-        unrouted = [self._customer_of_meter[a.meter] for a in reply.answers if not a.routed]
-        for c in customers.tolist():
-            if self.owner[c] >= 0:
-                continue
-            if c in out:
-                self._ev_kind[c] |= _SILENT
-                self._pending.add(c)
-            elif c in unrouted:
-                continue
-            else:
-                self._ev_s[c], self._ev_kind[c] = np.nan, 0
-                self._said_kind[c], self._said_s[c] = 0, np.nan
-                self._pinged[c] = False
-                self._pending.discard(c)
-        again = np.array([c for c in unrouted if self.owner[c] < 0], np.int64)
-        if len(again):
-            self.clock.call_later(self.rules.recheck_s, lambda cs=again: self._recheck(cs))
-        self._schedule_prediction(now=True)
-        self._flush()
-
-    def _recheck(self, customers: np.ndarray) -> None:
-        """Ask again the meters that were out of reach, those still in no outage."""
-        customers = customers[self.owner[customers] < 0]
-        if len(customers):
-            self._ping(customers, lambda reply, cs=customers: self._explained_answered(cs, reply))
+    # -- AMI checks: see twin.idms.oms.ami_checks ----------------------------------------------------
 
     def _inside_premise(self, c: int, now: float, why: str) -> None:
         sp = str(self._sp_ids[c])
@@ -648,66 +505,6 @@ class OutageManager:
         if self.calls is not None:
             self.calls.callback(sp, "Our meter shows power reaching your home: please check your main breaker; "
                                     "an electrician can help if it will not reset.")
-
-    def _verify_restoration(self, customers: np.ndarray) -> None:
-        """``verify_delay_s`` after customers are brought back, ping those not heard from since (no
-        power-restore message), up to ``restoration_sample`` of them: a meter silent twice running,
-        with a route to it, is a pocket still out."""
-        if self.ami is None or not len(customers):
-            return
-        self.clock.call_later(self.rules.verify_delay_s, lambda cs=customers.copy(): self._verify_now(cs))
-
-    def _verify_now(self, customers: np.ndarray) -> None:
-        quiet = customers[(self.owner[customers] < 0) & self.model.customer_live[customers]
-                          & ~(self._power_back_s[customers] >= self._restored_at[customers])]
-        m = self.rules.restoration_sample
-        sample = quiet if len(quiet) <= m else quiet[np.linspace(0, len(quiet) - 1, m).round().astype(np.int64)]
-        if len(sample):
-            self._ping(sample, self._restoration_answered)
-
-    def sweep(self) -> int:
-        """An AMI sweep (after a storm): ping every meter believed to have power and in no
-        outage; one silent twice, with a route to it, is out (its outage starts now, as far as the
-        IDMS can tell). Returns how many meters were asked (0 without AMI)."""
-        if self.ami is None:
-            return 0
-        quiet = np.flatnonzero((self.owner < 0) & self.model.customer_live)
-        if len(quiet):
-            self._ping(quiet, self._swept)
-        return len(quiet)
-
-    def _swept(self, reply: AmiReply, *, rounds: int = 2) -> None:
-        """A sweep's answers: the meters silent with a route to them are asked ``rounds`` more
-        times (in a sweep of the whole territory a meter's odd missed ping is common), then taken
-        for out."""
-        now = self.clock.now()
-        silent = np.array([self._customer_of_meter[a.meter] for a in reply.answers if a.routed and not a.answered],
-                          np.int64)
-        silent = silent[self.owner[silent] < 0]
-        if not len(silent):
-            return
-        if rounds > 1:
-            self._ping(silent, lambda r, n=rounds - 1: self._swept(r, rounds=n))
-            return
-        log.info("AMI sweep: %d meters silent three times", len(silent))
-        self._ev_s[silent] = np.fmin(self._ev_s[silent], now)
-        self._ping(silent, lambda r, cs=silent: self._explained_answered(cs, r))
-
-    def _restoration_answered(self, reply: AmiReply) -> None:
-        silent = np.array([self._customer_of_meter[a.meter] for a in reply.answers if a.routed and not a.answered],
-                          np.int64)
-        unrouted = np.array([self._customer_of_meter[a.meter] for a in reply.answers if not a.routed], np.int64)
-        ask = np.concatenate([silent, unrouted])
-        ask = ask[(self.owner[ask] < 0) & (self._restored_row[ask] >= 0)]
-        if not len(ask):
-            return
-        self._ev_s[ask] = np.fmin(self._ev_s[ask], self.i_start[self._restored_row[ask]])  # the same interruption
-        silent = silent[np.isin(silent, ask)]
-        if len(silent):  # once more: a meter misses a ping now and then
-            self._ping(silent, lambda r, cs=silent: self._explained_answered(cs, r))
-        unrouted = unrouted[np.isin(unrouted, ask)]
-        if len(unrouted):
-            self.clock.call_later(self.rules.recheck_s, lambda cs=unrouted: self._recheck(cs))
 
     # -- crews ------------------------------------------------------------------------------------
 
@@ -949,120 +746,7 @@ class OutageManager:
             self._schedule_prediction()
         self._touch(k)
 
-    def _witnesses_answered(self, witness: dict[int, tuple[int, float]], reply: AmiReply) -> None:
-        """The customers behind a withdrawn prediction, pinged: the silent ones are still out."""
-        for m in reply.energised:
-            c = self._customer_of_meter[m]
-            self._said_kind[c], self._said_s[c] = 0, np.nan
-        for m in reply.silent:
-            c = self._customer_of_meter[m]
-            kind, time_s = witness[c]
-            if self.owner[c] < 0 and self.model.customer_live[c]:
-                self._ev_s[c] = time_s if np.isnan(self._ev_s[c]) else min(self._ev_s[c], time_s)
-                self._ev_kind[c] |= kind | _SILENT
-                self._pending.add(c)
-        self._schedule_prediction(now=True)
-        self._flush()
-
     # -- interruption rows ------------------------------------------------------------------------
-
-    def _add(self, k: int, customers: np.ndarray, starts: np.ndarray) -> None:
-        starts = np.asarray(starts, float)
-        starts = np.maximum(np.where(np.isnan(starts), self.clock.now(), starts), self._last_end[customers])
-        m, n = len(customers), self._n_rows
-        if n + m > len(self.i_customer):
-            self._grow(n + m)
-        rows = np.arange(n, n + m)
-        self.i_outage[rows], self.i_customer[rows], self.i_start[rows] = k, customers, starts
-        self.i_end[rows], self.i_deleted[rows], self.i_firm[rows] = np.nan, False, False
-        self._n_rows = n + m
-        self._rows_of[k].extend(rows.tolist())
-        self._dirty_rows.update(rows.tolist())
-        self._row[customers] = rows
-        self.owner[customers] = k
-        self._restored_row[customers] = -1
-        self._pending.difference_update(customers.tolist())
-
-    def _grow(self, need: int) -> None:
-        size = max(need, 2 * len(self.i_customer))
-        for name, fill in (("i_outage", 0), ("i_customer", 0), ("i_start", 0.0), ("i_end", np.nan),
-                           ("i_deleted", False), ("i_firm", False)):
-            old = getattr(self, name)
-            new = np.full(size, fill, old.dtype)
-            new[:len(old)] = old
-            setattr(self, name, new)
-
-    def _reopen_or_add(self, k: int, customers: np.ndarray, starts: np.ndarray) -> None:
-        """Add customers to record ``k``; one restored lately whose interruption goes on (found
-        silent after the restoration) has that row reopened and moved here, not a second one."""
-        now = self.clock.now()
-        recent = (self._restored_row[customers] >= 0) & (self._restored_at[customers] >= now - self.rules.verify_window_s)
-        for c in customers[recent].tolist():
-            r = int(self._restored_row[c])
-            old = int(self.i_outage[r])
-            self._reopened[r] = (old, float(self.i_end[r]))
-            self._rows_of[old].remove(r)
-            self._rows_of[k].append(r)
-            self.i_outage[r], self.i_end[r] = k, math.nan
-            self._row[c], self.owner[c], self._restored_row[c] = r, k, -1
-            self._dirty_rows.add(r)
-            self._touch(old)
-        fresh = ~recent
-        self._add(k, customers[fresh], starts[fresh])
-
-    def _transfer(self, customers: np.ndarray, k: int) -> None:
-        for c in customers.tolist():
-            r = int(self._row[c])
-            old = int(self.i_outage[r])
-            self._rows_of[old].remove(r)
-            self._rows_of[k].append(r)
-            self.i_outage[r] = k
-            self._dirty_rows.add(r)
-            self._touch(old)
-        self.owner[customers] = k
-        self._touch(k)
-
-    def _drop(self, customers: np.ndarray) -> None:
-        """Take customers out of their record with no interruption (they were never out on its
-        account): a row reopened from an earlier restoration goes back to how it was; a row that
-        was in a confirmed outage ends now instead (that much of it was so)."""
-        rows = self._row[customers]
-        reopened = np.array([r in self._reopened for r in rows.tolist()], bool)
-        firm = customers[self.i_firm[rows] & ~reopened] if len(customers) else customers
-        if len(firm):
-            self._end_rows(firm, self.clock.now())
-            customers = np.setdiff1d(customers, firm)
-        for c in customers.tolist():
-            r = int(self._row[c])
-            self._rows_of[int(self.i_outage[r])].remove(r)
-            self._touch(int(self.i_outage[r]))
-            back = self._reopened.pop(r, None)
-            if back is None:
-                self.i_deleted[r] = True
-            else:
-                self.i_outage[r], self.i_end[r] = back
-                self._rows_of[back[0]].append(r)
-                self._touch(back[0])
-                self._last_end[c] = max(self._last_end[c], back[1])
-            self._dirty_rows.add(r)
-        self.owner[customers] = -1
-        self._row[customers] = -1
-
-    def _end_rows(self, customers: np.ndarray, now: float) -> None:
-        """End the customers' interruptions now and take them out of their record (a check after
-        it may reopen them: see :meth:`_reopen_or_add`)."""
-        rows = self._row[customers]
-        for r in rows.tolist():
-            self._reopened.pop(r, None)  # it ends here now
-            self._touch(int(self.i_outage[r]))
-        self.i_end[rows] = np.maximum(now, self.i_start[rows])
-        self._dirty_rows.update(rows.tolist())
-        self._restored_row[customers] = rows
-        self._restored_at[customers] = now
-        self._pinged[customers] = False  # a later outage of theirs is pinged afresh
-        self._last_end[customers] = np.maximum(now, self.i_start[rows])
-        self.owner[customers] = -1
-        self._row[customers] = -1
 
     def _restore(self, k: int, customers: np.ndarray, now: float, why: str) -> None:
         if not len(customers):
