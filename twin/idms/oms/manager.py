@@ -622,6 +622,9 @@ class OutageManager(AmiChecks, InterruptionRows):
     # -- records ----------------------------------------------------------------------------------
 
     def _new(self, device: str, now: float, state: OutageState) -> int:
+        """A new record at ``device`` (or the one active there already: never two at one device)."""
+        if device in self._active_at:
+            return self._active_at[device]
         node = self.tree.node(device)
         kind = str(self.tree.kind[node]) if node >= 0 else "switch"
         rec = OutageRecord(f"OUT-{len(self.records) + 1:06d}", device, kind, self.model.feeder_of(device)
@@ -796,6 +799,17 @@ class OutageManager(AmiChecks, InterruptionRows):
             rec.customer_minutes = float(np.sum(np.where(np.isnan(end), now, end) - self.i_start[rows])) / 60.0
             if len(rows):
                 rec.start_s = min(rec.start_s, float(self.i_start[rows].min()))
+            if rec.active and not rec.customers_out:  # nobody left in it: it is over
+                rec.state = OutageState.restored if len(rows) else OutageState.cancelled
+                rec.restored_s = now if len(rows) else rec.restored_s
+                rec.reason = rec.reason or ("its customers are back or in other outages" if len(rows) else
+                                            "no customer in it")
+                rec.note(now, rec.reason)
+                if self._active_at.get(rec.device) == k:
+                    del self._active_at[rec.device]
+                for crew, job in list(self._crew_job.items()):
+                    if job == k:
+                        del self._crew_job[crew]
         self._dirty |= self._dirty_light
         self._dirty_light = set()
         if self.store is not None:
