@@ -44,6 +44,7 @@ def child(customers: int, hours: float, storm: str, seed: int, ami: bool) -> dic
     five = prediction_accuracy(log, within_s=300.0)
     thirty = prediction_accuracy(log, within_s=1800.0)
     return {"customers": customers, "ami": ami, "real": five.real_outages, "exact_5min": five.exact_share,
+            "exact_5min_ami_up": five.exact_share_ami_up, "ami_up": five.ami_up,
             "exact_30min": thirty.exact_share, "median_detect_s": five.median_detect_s,
             "p95_detect_s": five.p95_detect_s, "undetected": five.undetected, "false": five.false,
             "crews_to_nothing": five.inside_premise_crews, "inside_premise": summary.inside_premise,
@@ -76,7 +77,8 @@ def main(argv: list[str] | None = None) -> None:
                 print(f"{n:,} {setting}: failed\n{out.stderr[-2000:]}")
                 continue
             r = json.loads(out.stdout.strip().splitlines()[-1])
-            print(f"{n:>9,} {setting:5}: {r['real']} real outages; exact in 5 min {100 * r['exact_5min']:.1f}%, "
+            print(f"{n:>9,} {setting:5}: {r['real']} real outages; exact in 5 min {100 * r['exact_5min']:.1f}% "
+                  f"({100 * r['exact_5min_ami_up']:.1f}% of the {r['ami_up']} where the AMI network was up), "
                   f"in 30 min {100 * r['exact_30min']:.1f}%; detect median {r['median_detect_s']:.0f} s, "
                   f"p95 {r['p95_detect_s']:.0f} s; {r['undetected']} undetected; {r['false']} false outages, "
                   f"{r['crews_to_nothing']} crews sent where all had power, {r['inside_premise']} inside-premise "

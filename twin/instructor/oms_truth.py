@@ -9,7 +9,9 @@ minutes after it began (a recloser that tripped and reclosed while a fuse below 
 per real outage, the first time the IDMS had an active record at exactly that device (its
 *detection*), and over the session:
 
-* ``exact_share``: real outages detected exactly within ``within_s`` of their start;
+* ``exact_share``: real outages detected exactly within ``within_s`` of their start, and
+  ``exact_share_ami_up`` the same among those whose meters the AMI head-end could mostly reach
+  five minutes in (where the storm took the AMI network down, only calls tell);
 * ``median_detect_s`` and ``p95_detect_s``: time from outage to exact detection (undetected
   outages count as never: infinite);
 * ``false``: records made for customers who all had power (a false outage);
@@ -38,6 +40,8 @@ class PredictionLog:
     def __init__(self, session, *, settle_s: float = 300.0) -> None:
         self.session, self.settle_s = session, settle_s
         self.settled: dict[int, str] = {}
+        self.reachable: dict[int, float] = {}
+        """Per world outage: the share of its customers' meters the AMI head-end could reach then."""
         """Per world outage (its index): the device isolating it ``settle_s`` after it began
         (the protection's sequence over: a recloser that reclosed while a fuse held, the fuse)."""
         self._seen_outages = 0
@@ -63,6 +67,8 @@ class PredictionLog:
         yield self.session.world.env.timeout(self.settle_s)
         o = self.session.world.grid.outages[k]
         self.settled[k] = o.isolated_by if math.isnan(o.restored_s) else ""
+        fleet = self.session.parts.fleet
+        self.reachable[k] = float(np.mean(fleet.reachable[o.customers])) if len(o.customers) else 1.0
 
     def _on_record(self, rec: OutageRecord) -> None:
         oms, grid = self.session.idms.oms, self.session.world.grid
@@ -91,6 +97,8 @@ class Accuracy:
     p95_detect_s: float
     undetected: int
     false: int
+    exact_share_ami_up: float  # of the real outages whose meters the head-end could mostly reach
+    ami_up: int
     inside_premise_crews: int
     records: int
 
@@ -108,6 +116,7 @@ def prediction_accuracy(log: PredictionLog, *, within_s: float = 300.0, sustaine
     end = world.now if until_s is None else until_s
     kinds = _switch_kinds(net)
     detect: list[float] = []
+    reachable: list[float] = []
     for k, o in enumerate(world.grid.outages):
         device = log.settled.get(k, o.device)  # after a reclose that brought most back, the fuse that held
         if kinds.get(device) not in _PROTECTIVE:
@@ -122,12 +131,16 @@ def prediction_accuracy(log: PredictionLog, *, within_s: float = 300.0, sustaine
                     first = t - o.start_s
                     break
         detect.append(max(0.0, first))
+        reachable.append(log.reachable.get(k, 1.0))
     d = np.asarray(detect, float)
     n = len(d)
+    up = np.asarray(reachable, float) >= 0.5
     records = len(log.changes)
     return Accuracy(real_outages=n, exact_share=float(np.mean(d <= within_s)) if n else 1.0,
                     median_detect_s=_quantile(d, 0.5), p95_detect_s=_quantile(d, 0.95),
                     undetected=int(np.count_nonzero(np.isinf(d))), false=len(log.false),
+                    exact_share_ami_up=float(np.mean(d[up] <= within_s)) if up.any() else 1.0,
+                    ami_up=int(np.count_nonzero(up)),
                     inside_premise_crews=len(log.crew_to_nothing), records=records)
 
 
