@@ -42,8 +42,8 @@ class AmiChecks:
 
     def sweep(self) -> int:
         """An AMI sweep (after a storm): ping every meter believed to have power and in no
-        outage; one silent twice, with a route to it, is out (its outage starts now, as far as the
-        IDMS can tell). Returns how many meters were asked (0 without AMI)."""
+        outage; one silent four times running, with a route to it, is out (its outage starts now,
+        as far as the IDMS can tell). Returns how many meters were asked (0 without AMI)."""
         if self.ami is None:
             return 0
         quiet = np.flatnonzero((self.owner < 0) & self.model.customer_live)
@@ -56,8 +56,7 @@ class AmiChecks:
         times (in a sweep of the whole territory a meter's odd missed ping is common), then taken
         for out."""
         now = self.clock.now()
-        silent = np.array([self._customer_of_meter[a.meter] for a in reply.answers if a.routed and not a.answered],
-                          np.int64)
+        silent = self._silent(reply)
         silent = silent[self.owner[silent] < 0]
         if not len(silent):
             return
@@ -73,9 +72,26 @@ class AmiChecks:
         self.pings += 1
         self.ami.ping([str(m) for m in self._meter[customers].tolist()], callback)
 
-    def _sample(self, customers: np.ndarray) -> np.ndarray:
-        """Up to ``ping_sample`` of them, spread evenly (deterministic: no random draw)."""
-        m = self.rules.ping_sample
+    def _silent(self, reply: AmiReply) -> np.ndarray:
+        """Customer rows of the meters that did not answer though the head-end had a route to them."""
+        return np.array([self._customer_of_meter[a.meter] for a in reply.answers if a.routed and not a.answered],
+                        np.int64)
+
+    def _unrouted(self, reply: AmiReply) -> np.ndarray:
+        """Customer rows of the meters the head-end had no route to."""
+        return np.array([self._customer_of_meter[a.meter] for a in reply.answers if not a.routed], np.int64)
+
+    def _forget(self, c: int) -> None:
+        """Customer ``c`` has power after all: what they said, or their meter did, is void."""
+        self._ev_s[c], self._ev_kind[c] = np.nan, 0
+        self._said_kind[c], self._said_s[c] = 0, np.nan
+        self._pinged[c] = False
+        self._pending.discard(c)
+
+    def _sample(self, customers: np.ndarray, m: int | None = None) -> np.ndarray:
+        """Up to ``m`` (default ``ping_sample``) of them, spread evenly (deterministic: no random
+        draw)."""
+        m = self.rules.ping_sample if m is None else m
         if len(customers) <= m:
             return customers
         return customers[np.linspace(0, len(customers) - 1, m).round().astype(np.int64)]
@@ -86,16 +102,16 @@ class AmiChecks:
         around it (its parent's other customers, not in an outage) as the control."""
         tree = self.tree
         mine = np.flatnonzero(self.owner == k)
-        spoke = set(mine[self._said_kind[mine] > 0].tolist())
-        said = sorted(spoke)
-        branches = {self._branch(node, c) for c in said}
-        quiet = np.array([c for c in mine.tolist() if c not in spoke and self._branch(node, c) not in branches
-                          or self._branch(node, c) == node and c not in spoke], np.int64)
+        spoke = self._said_kind[mine] > 0
+        said, unheard = mine[spoke], mine[~spoke]
+        branch = np.array([self._branch(node, c) for c in unheard.tolist()], np.int64)
+        heard_from = {self._branch(node, c) for c in said.tolist()} - {node}  # customers at the node itself count
+        quiet = unheard[~np.isin(branch, list(heard_from))] if len(unheard) else unheard
         if not len(quiet):  # every branch spoke: ask those that said nothing, then those that did (back yet?)
-            quiet = np.array([c for c in mine.tolist() if c not in spoke], np.int64)
+            quiet = unheard
         below = self._sample(quiet)
         if len(below) < self.rules.ping_sample:
-            below = np.concatenate([below, self._sample(np.array(said, np.int64))[:self.rules.ping_sample - len(below)]])
+            below = np.concatenate([below, self._sample(said)[:self.rules.ping_sample - len(below)]])
         parent = int(tree.parent[node])
         around = tree.customers_below(parent) if parent >= 0 else np.empty(0, np.int64)
         around = around[(self.owner[around] < 0) & self.model.customer_live[around]]
@@ -158,10 +174,7 @@ class AmiChecks:
         now = self.clock.now()
         for c in customers.tolist():
             if c in energised and self.owner[c] < 0:
-                self._ev_s[c], self._ev_kind[c] = np.nan, 0
-                self._said_kind[c], self._said_s[c] = 0, np.nan
-                self._pinged[c] = False
-                self._pending.discard(c)
+                self._forget(c)
                 self._inside_premise(c, now, "the meter answered a ping: power at the meter")
             elif self.owner[c] < 0:
                 self._ev_kind[c] |= _SILENT
@@ -173,22 +186,18 @@ class AmiChecks:
         """Meters whose last gasps came from an interruption that is over, pinged: silent (with a
         route to them) they are out still; answering, their gasp is explained; out of reach (the
         AMI network down), they are asked again ``recheck_s`` later."""
-        out = {self._customer_of_meter[a.meter] for a in reply.answers if a.routed and not a.answered}
-        unrouted = [self._customer_of_meter[a.meter] for a in reply.answers if not a.routed]
+        out = set(self._silent(reply).tolist())
+        unrouted = self._unrouted(reply)
+        out_of_reach = set(unrouted.tolist())
         for c in customers.tolist():
-            if self.owner[c] >= 0:
+            if self.owner[c] >= 0 or c in out_of_reach:
                 continue
             if c in out:
                 self._ev_kind[c] |= _SILENT
                 self._pending.add(c)
-            elif c in unrouted:
-                continue
             else:
-                self._ev_s[c], self._ev_kind[c] = np.nan, 0
-                self._said_kind[c], self._said_s[c] = 0, np.nan
-                self._pinged[c] = False
-                self._pending.discard(c)
-        again = np.array([c for c in unrouted if self.owner[c] < 0], np.int64)
+                self._forget(c)
+        again = unrouted[self.owner[unrouted] < 0]
         if len(again):
             self.clock.call_later(self.rules.recheck_s, lambda cs=again: self._recheck(cs))
         self._schedule_prediction(now=True)
@@ -211,15 +220,12 @@ class AmiChecks:
     def _verify_now(self, customers: np.ndarray) -> None:
         quiet = customers[(self.owner[customers] < 0) & self.model.customer_live[customers]
                           & ~(self._power_back_s[customers] >= self._restored_at[customers])]
-        m = self.rules.restoration_sample
-        sample = quiet if len(quiet) <= m else quiet[np.linspace(0, len(quiet) - 1, m).round().astype(np.int64)]
+        sample = self._sample(quiet, self.rules.restoration_sample)
         if len(sample):
             self._ping(sample, self._restoration_answered)
 
     def _restoration_answered(self, reply: AmiReply) -> None:
-        silent = np.array([self._customer_of_meter[a.meter] for a in reply.answers if a.routed and not a.answered],
-                          np.int64)
-        unrouted = np.array([self._customer_of_meter[a.meter] for a in reply.answers if not a.routed], np.int64)
+        silent, unrouted = self._silent(reply), self._unrouted(reply)
         ask = np.concatenate([silent, unrouted])
         ask = ask[(self.owner[ask] < 0) & (self._restored_row[ask] >= 0)]
         if not len(ask):

@@ -21,8 +21,8 @@ active :class:`~twin.idms.oms.rules.RuleSet`: each device predicted takes every 
 it not already in an outage, and absorbs the predicted outages below it. A device SCADA shows
 closed (good quality) is never predicted. With AMI, each prediction is checked by pings: meters
 below that have not reported (silent: *confirmed*; answering: not out, the prediction is
-withdrawn and the evidence rolled up again with that device barred) and meters above it (silent:
-the outage is larger, it moves up). A single premise out on a call alone is pinged first: a meter
+withdrawn and the evidence rolled up again with that device barred) and meters around it (silent
+too: the outage is larger, it moves up). A single premise out on a call alone is pinged first: a meter
 that answers is an inside-premise case (a callback, no crew). After a restoration the customers
 brought back are pinged: a meter still silent is a pocket still out, and its interruption goes on
 (reopened, not counted twice).
@@ -100,7 +100,7 @@ class OutageManager(AmiChecks, InterruptionRows):
         self._row = np.full(n, -1, np.int64)  # its open interruption row
         self._ev_s = np.full(n, np.nan)  # earliest fresh evidence that it is out
         self._ev_kind = np.zeros(n, np.int8)
-        self._pinged = np.zeros(n, bool)  # a call-only customer already pinged
+        self._pinged = np.zeros(n, bool)  # pinged once already on a call alone or a gasp from a finished interruption
         self._restored_row = np.full(n, -1, np.int64)  # its last interruption row, while verification may reopen it
         self._restored_at = np.full(n, np.nan)
         self._power_back_s = np.full(n, -np.inf)  # the meter's last power-restore message (its time stamp)
@@ -122,7 +122,7 @@ class OutageManager(AmiChecks, InterruptionRows):
         self.i_end = np.full(1024, np.nan)
         self.i_deleted = np.zeros(1024, bool)
         self.i_firm = np.zeros(1024, bool)  # the row has been in a confirmed outage: never deleted, only ended
-        self._rows_of: dict[int, list[int]] = {}
+        self._rows_of: dict[int, set[int]] = {}  # record -> its interruption rows
         self._dirty: set[int] = set()
         self._dirty_light: set[int] = set()  # changed, but not in its customers (a call, a gasp): no recount
         self._dirty_rows: set[int] = set()
@@ -282,9 +282,7 @@ class OutageManager(AmiChecks, InterruptionRows):
             return
         groups: dict[str, list[int]] = {}
         for c in left.tolist():
-            opened = next((d for d in self.model.devices_above(f"service_point.{self._sp_ids[c]}")
-                           if self.model.belief(d)[0]), "")
-            groups.setdefault(opened, []).append(c)
+            groups.setdefault(self._open_above(c), []).append(c)
         for device, customers in groups.items():
             if not device:  # nothing open above them as the model believes: a predicted pocket stays
                 continue
@@ -315,9 +313,7 @@ class OutageManager(AmiChecks, InterruptionRows):
                     self._evidence(c, e.meter_time_s, _GASP)
             elif e.kind == AmiEventKind.power_restore:
                 self._power_back_s[c] = e.meter_time_s
-                self._pending.discard(c)
-                self._ev_s[c], self._ev_kind[c] = np.nan, 0
-                self._said_kind[c], self._said_s[c] = 0, np.nan
+                self._forget(c)
                 k = int(self.owner[c])
                 if k >= 0 and self.records[k].confirmed_by not in ("scada", "crew"):
                     restored.setdefault(k, []).append(c)
@@ -547,7 +543,7 @@ class OutageManager(AmiChecks, InterruptionRows):
                 if self.tree.node(rec.device) >= 0 and self.tree.kind[self.tree.node(rec.device)] != "transformer":
                     self.model.apply(rec.device, True, Source.crew, now, cause="found open")
         elif report.kind == ReportKind.found_nothing:
-            if report.device and report.device != rec.device and report.device in self._all_devices():
+            if report.device and report.device != rec.device and report.device in self.tree.index:
                 k = self._relocate(k, report.device, now)
                 rec = self.records[k]
             if report.line:  # patrolled a section that was out and found no fault left: a temporary one
@@ -573,22 +569,13 @@ class OutageManager(AmiChecks, InterruptionRows):
         self._restore(j, live, now, f"{report.device} closed by {report.crew}")
         moved_to = ""
         for c in np.setdiff1d(mine, live).tolist():
-            above = next((d for d in self.model.devices_above(f"service_point.{self._sp_ids[c]}")
-                          if self.model.belief(d)[0]), "")
-            k = self._active_at.get(above)
+            k = self._active_at.get(self._open_above(c))
             if k is not None and k != j:
                 self._transfer(np.array([c], np.int64), k)
                 moved_to = self.records[k].id
-        rec = self.records[j]
-        if rec.active and moved_to and not np.count_nonzero(self.owner == j):
-            rec.state, rec.reason = OutageState.cancelled, f"its customers are out in {moved_to}, above it"
-            rec.note(now, rec.reason)
-            if self._active_at.get(rec.device) == j:
-                del self._active_at[rec.device]
+        if self.records[j].active and moved_to and not np.count_nonzero(self.owner == j):
+            self._close(j, OutageState.cancelled, now, f"its customers are out in {moved_to}, above it")
         self._touch(j)
-
-    def _all_devices(self) -> set[str]:
-        return set(self.tree.index)
 
     def _update_etr(self, k: int, stage: Stage, crew: str = "") -> None:
         rec = self.records[k]
@@ -607,6 +594,8 @@ class OutageManager(AmiChecks, InterruptionRows):
         self._touch(k)
 
     def device_xy(self, device: str) -> tuple[float, float] | None:
+        """Where a switching device (its from-bus) or a transformer (its primary bus) stands (m,
+        the model's coordinates), None for an unknown id."""
         net = self.model.net
         row = net.switch.get(device)
         if row is not None:
@@ -635,10 +624,32 @@ class OutageManager(AmiChecks, InterruptionRows):
         self.records.append(rec)
         self._by_id[rec.id] = k
         self._active_at[device] = k
-        self._rows_of[k] = []
+        self._rows_of[k] = set()
         rec.note(now, f"{state.value} at {device}")
         self._update_etr(k, Stage.waiting)
         return k
+
+    def _close(self, k: int, state: OutageState, now: float, reason: str = "") -> None:
+        """Record ``k`` is over (``restored`` or ``cancelled``, with ``reason``): off the outage
+        list, its crews' jobs forgotten."""
+        rec = self.records[k]
+        rec.state = state
+        if state == OutageState.restored:
+            rec.restored_s = now
+        if reason:
+            rec.reason = reason
+            rec.note(now, reason)
+        if self._active_at.get(rec.device) == k:
+            del self._active_at[rec.device]
+        for crew, job in list(self._crew_job.items()):
+            if job == k:
+                del self._crew_job[crew]
+        self._touch(k)
+
+    def _open_above(self, c: int) -> str:
+        """The nearest device above customer ``c`` the model believes open ('' for none)."""
+        return next((d for d in self.model.devices_above(f"service_point.{self._sp_ids[c]}")
+                     if self.model.belief(d)[0]), "")
 
     def _feeder_of_transformer(self, device: str) -> str:
         net = self.model.net
@@ -664,8 +675,7 @@ class OutageManager(AmiChecks, InterruptionRows):
                 self._transfer(inside, j)
                 rec.note(now, f"{len(inside)} customers below {device} go to {self.records[j].id} there")
                 if not np.count_nonzero(self.owner == k):
-                    rec.state, rec.reason = OutageState.cancelled, f"its customers are in {self.records[j].id}"
-                    self._active_at.pop(old, None)
+                    self._close(k, OutageState.cancelled, now, f"its customers are in {self.records[j].id}")
                 return j
             self._merge(k, j, now)
             return j
@@ -704,16 +714,12 @@ class OutageManager(AmiChecks, InterruptionRows):
         b.hazard = b.hazard or a.hazard
         b.start_s = min(b.start_s, a.start_s)
         self._sub.setdefault(k, set()).update(self._sub.pop(j, set()) | {a.device})
-        a.state, a.reason = OutageState.cancelled, f"merged into {b.id} at {b.device}"
-        a.note(now, a.reason)
-        b.note(now, f"{a.id} at {a.device} merged in")
-        if self._active_at.get(a.device) == j:
-            del self._active_at[a.device]
-        for crew, job in list(self._crew_job.items()):
+        for crew, job in list(self._crew_job.items()):  # its crews now work on the larger outage
             if job == j:
                 self._crew_job[crew] = k
                 b.crew = b.crew or crew
-        self._touch(j)
+        b.note(now, f"{a.id} at {a.device} merged in")
+        self._close(j, OutageState.cancelled, now, f"merged into {b.id} at {b.device}")
         self._touch(k)
 
     def _withdraw(self, k: int, now: float, why: str, *, evidence: str = "ping") -> None:
@@ -730,11 +736,8 @@ class OutageManager(AmiChecks, InterruptionRows):
             self._end_rows(mine, now)
         else:  # never out on this record's account
             self._drop(mine)
-        rec.state, rec.reason, rec.customers_out = OutageState.cancelled, why, 0
-        rec.note(now, why)
         self._verified[rec.device] = now
-        if self._active_at.get(rec.device) == k:
-            del self._active_at[rec.device]
+        self._close(k, OutageState.cancelled, now, why)
         if evidence == "drop":  # a crew saw them with power
             self._said_kind[spoke], self._said_s[spoke] = 0, np.nan
             witness = {}
@@ -766,12 +769,7 @@ class OutageManager(AmiChecks, InterruptionRows):
         left = int(np.count_nonzero(self.owner == k))
         rec.note(now, f"{len(customers)} customers restored ({why}); {left} still out")
         if not left:
-            rec.state, rec.restored_s = OutageState.restored, now
-            if self._active_at.get(rec.device) == k:
-                del self._active_at[rec.device]
-            for crew, job in list(self._crew_job.items()):
-                if job == k:
-                    del self._crew_job[crew]
+            self._close(k, OutageState.restored, now)
         self._touch(k)
 
     # -- saving -----------------------------------------------------------------------------------
@@ -800,16 +798,9 @@ class OutageManager(AmiChecks, InterruptionRows):
             if len(rows):
                 rec.start_s = min(rec.start_s, float(self.i_start[rows].min()))
             if rec.active and not rec.customers_out:  # nobody left in it: it is over
-                rec.state = OutageState.restored if len(rows) else OutageState.cancelled
-                rec.restored_s = now if len(rows) else rec.restored_s
-                rec.reason = rec.reason or ("its customers are back or in other outages" if len(rows) else
-                                            "no customer in it")
-                rec.note(now, rec.reason)
-                if self._active_at.get(rec.device) == k:
-                    del self._active_at[rec.device]
-                for crew, job in list(self._crew_job.items()):
-                    if job == k:
-                        del self._crew_job[crew]
+                self._close(k, OutageState.restored if len(rows) else OutageState.cancelled, now,
+                            "" if rec.reason else "its customers are back or in other outages" if len(rows)
+                            else "no customer in it")
         self._dirty |= self._dirty_light
         self._dirty_light = set()
         if self.store is not None:
@@ -842,7 +833,7 @@ class OutageManager(AmiChecks, InterruptionRows):
             k = len(self.records)
             self.records.append(rec)
             self._by_id[rec.id] = k
-            self._rows_of[k] = []
+            self._rows_of[k] = set()
             if rec.active:
                 self._active_at[rec.device] = k
                 if rec.crew:
@@ -858,6 +849,6 @@ class OutageManager(AmiChecks, InterruptionRows):
                                      stored.interruption_end_s.tolist()):
                 k = self._by_id[o]
                 self.i_outage[r], self.i_customer[r], self.i_start[r], self.i_end[r] = k, c, s, e
-                self._rows_of[k].append(r)
+                self._rows_of[k].add(r)
                 if math.isnan(e) and self.records[k].active:
                     self.owner[c], self._row[c] = k, r

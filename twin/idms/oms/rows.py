@@ -30,7 +30,7 @@ class InterruptionRows:
         self.i_outage[rows], self.i_customer[rows], self.i_start[rows] = k, customers, starts
         self.i_end[rows], self.i_deleted[rows], self.i_firm[rows] = np.nan, False, False
         self._n_rows = n + m
-        self._rows_of[k].extend(rows.tolist())
+        self._rows_of[k].update(rows.tolist())
         self._dirty_rows.update(rows.tolist())
         self._row[customers] = rows
         self.owner[customers] = k
@@ -56,7 +56,7 @@ class InterruptionRows:
             old = int(self.i_outage[r])
             self._reopened[r] = (old, float(self.i_end[r]))
             self._rows_of[old].remove(r)
-            self._rows_of[k].append(r)
+            self._rows_of[k].add(r)
             self.i_outage[r], self.i_end[r] = k, math.nan
             self._row[c], self.owner[c], self._restored_row[c] = r, k, -1
             self._dirty_rows.add(r)
@@ -69,7 +69,7 @@ class InterruptionRows:
             r = int(self._row[c])
             old = int(self.i_outage[r])
             self._rows_of[old].remove(r)
-            self._rows_of[k].append(r)
+            self._rows_of[k].add(r)
             self.i_outage[r] = k
             self._dirty_rows.add(r)
             self._touch(old)
@@ -95,7 +95,7 @@ class InterruptionRows:
                 self.i_deleted[r] = True
             else:
                 self.i_outage[r], self.i_end[r] = back
-                self._rows_of[back[0]].append(r)
+                self._rows_of[back[0]].add(r)
                 self._touch(back[0])
                 self._last_end[c] = max(self._last_end[c], back[1])
             self._dirty_rows.add(r)
