@@ -64,7 +64,6 @@ class SessionSummary:
     saidi_min: float
     caidi_min: float
     customer_minutes: float  # by the IDMS's records
-    idms_wall_s: float
 
     def text(self) -> str:
         back = "every customer restored" if self.out_at_end == 0 else f"{self.out_at_end:,} customers still out"
@@ -142,7 +141,7 @@ def summarise_session(session: Session, wall_s: float) -> SessionSummary:
         alarms_acknowledged=session.dispatcher.acknowledged if session.dispatcher else 0,
         pings=idms.oms.pings, out_at_end=out_at_end, restored_s=restored_s, end_s=end_s,
         saifi=float(system["saifi"]), saidi_min=float(system["saidi_min"]), caidi_min=float(system["caidi_min"]),
-        customer_minutes=float(system["customer_minutes"]), idms_wall_s=wall_s)
+        customer_minutes=float(system["customer_minutes"]))
 
 
 def write_report(session: Session, summary: SessionSummary, folder: str | Path) -> list[Path]:
