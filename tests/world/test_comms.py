@@ -28,8 +28,36 @@ def test_field_rtus_hang_on_cellular_sites_and_meters_on_collectors(net):
     substation = np.array([str(n).startswith("substation:") for n in devices.rtu_names])
     assert (sites.rtu_site[substation] == -1).all()  # the utility's own network
     assert (sites.kind[sites.rtu_site[~substation]] == CELL).all()
-    assert len(sites.meter_site) == len(net.service_point)
-    assert (sites.kind[sites.meter_site] == COLLECTOR).all()
+    assert len(sites.meter_sites) == len(net.service_point)
+    routes = sites.meter_sites
+    assert (routes[:, 0] >= 0).all() and (sites.kind[routes[routes >= 0]] == COLLECTOR).all()
+    xy = np.stack([net.bus["x"][net.bus.index(net.service_point["bus"])],
+                   net.bus["y"][net.bus.index(net.service_point["bus"])]], axis=1)
+    d = np.hypot(sites.x[np.maximum(routes, 0)] - xy[:, :1], sites.y[np.maximum(routes, 0)] - xy[:, 1:])
+    assert (np.diff(np.where(routes >= 0, d, np.inf), axis=1) >= 0).all()  # the nearest first
+    assert (d[:, 1:][routes[:, 1:] >= 0] <= sites.params.mesh_reach_m).all()
+
+
+def test_the_mesh_reroutes_around_a_collector_down_until_every_one_in_reach_is(net):
+    world, _, fleet, sites = _world(net)
+    routes = sites.meter_sites
+    meter = int(np.flatnonzero((routes >= 0).all(axis=1))[0])
+    others = np.flatnonzero(~np.isin(routes, routes[meter]).any(axis=1))  # on none of its collectors
+    first, *rest = routes[meter].tolist()
+    sites._change(np.array([first]), down=True, why="test")
+    sites.damaged[first] = True
+    assert fleet.reachable[meter]  # re-routed through the next nearest
+    for k in rest:
+        sites._change(np.array([k]), down=True, why="test")
+        sites.damaged[k] = True
+    assert not fleet.reachable[meter] and fleet.reachable[others].all()
+    dark = np.flatnonzero(~fleet.reachable)
+    assert np.isin(routes[dark], routes[meter]).any(axis=1).all()
+    sites.damaged[rest[-1]] = False
+    sites._change(np.array([rest[-1]]), down=False, why="test")
+    assert fleet.reachable[meter]
+    single = _world(net, params=CommsParameters(collectors_per_meter=1))[3]
+    assert single.meter_sites.shape == (len(net.service_point), 1)
 
 
 def test_storm_damage_follows_the_fragility_of_the_peak_not_the_sampling(net):

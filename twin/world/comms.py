@@ -2,8 +2,11 @@
 through, and how a storm takes them out.
 
 Field RTUs (reclosers, switches, capacitor and regulator controllers) and communicating fault
-indicators reach SCADA over a cellular modem through the nearest *cellular site*; meters reach the head-end through the nearest *AMI
-collector* (the mesh's take-out point). Substation RTUs are on the utility's own hardened,
+indicators reach SCADA over a cellular modem through the nearest *cellular site*; meters reach the
+head-end through an *AMI collector* (the RF mesh's take-out point): the nearest one while it is up,
+else, as a self-healing mesh re-routes, any of the next nearest within reach
+(:attr:`CommsParameters.collectors_per_meter`, :attr:`CommsParameters.mesh_reach_m`), so a meter is
+dark only when every take-out point it can reach is down. Substation RTUs are on the utility's own hardened,
 generator-backed network and are not failed here (a scenario can still script it). The sites
 stand on a square grid over the territory (:attr:`CommsParameters.cell_spacing_m`,
 :attr:`CommsParameters.collector_spacing_m`), each fed from the distribution network at its
@@ -48,6 +51,8 @@ class CommsParameters:
 
     cell_spacing_m: float = 4000.0  # suburban cellular sites
     collector_spacing_m: float = 1500.0  # AMI collectors on poles
+    collectors_per_meter: int = 3  # take-out points a meter's mesh can route to (the nearest first)
+    mesh_reach_m: float = 2500.0  # beyond this (over the mesh's hops) a collector is out of a meter's reach
     gust_median_ms: tuple[float, float] = (55.0, 45.0)  # fragility median per kind: towers, pole-top collectors
     ice_median_mm: tuple[float, float] = (40.0, 30.0)
     beta: float = 0.3  # lognormal dispersion of the fragilities
@@ -125,12 +130,17 @@ class CommsSites:
             xy = np.stack([fci.x, fci.y], axis=1)
             site = cells[cKDTree(np.stack([self.x[cells], self.y[cells]], axis=1)).query(np.nan_to_num(xy))[1]]
             self.fci_site = np.where(fci.remote & np.isfinite(xy).all(axis=1), site, -1)
-        self.meter_site = np.zeros(0, np.int64)
-        if self.fleet is not None and len(net.service_point):
+        self.meter_sites = np.zeros((0, 1), np.int64)
+        if self.fleet is not None and len(net.service_point) and len(collectors):
             b = net.bus.index(net.service_point["bus"])
             xy = np.stack([net.bus["x"][b], net.bus["y"][b]], axis=1)
             xy = np.where(np.isfinite(xy), xy, 0.0)
-            self.meter_site = collectors[cKDTree(np.stack([self.x[collectors], self.y[collectors]], axis=1)).query(xy)[1]]
+            k = max(1, min(self.params.collectors_per_meter, len(collectors)))
+            dist, near = cKDTree(np.stack([self.x[collectors], self.y[collectors]], axis=1)).query(xy, k=k)
+            dist, near = dist.reshape(len(xy), k), near.reshape(len(xy), k)
+            sites = collectors[near]
+            sites[:, 1:][dist[:, 1:] > self.params.mesh_reach_m] = -1  # the nearest is always in reach
+            self.meter_sites = sites
 
     @property
     def up(self) -> np.ndarray:
@@ -218,7 +228,13 @@ class CommsSites:
             rows = np.flatnonzero(np.isin(self.fci_site, sites))
             if len(rows):
                 self.indicators.set_comms(self.indicators.ids[rows].tolist(), up=not down, now=now)
-        if self.fleet is not None and len(self.meter_site):
-            rows = np.flatnonzero(np.isin(self.meter_site, sites))
+        if self.fleet is not None and len(self.meter_sites):
+            rows = np.flatnonzero(np.isin(self.meter_sites, sites).any(axis=1))
             if len(rows):
-                self.fleet.set_comms(rows, up=not down)
+                up = self.up
+                up[sites] = not down  # (the caller marks the sites' own state after this)
+                routes = self.meter_sites[rows]
+                routed = ((routes >= 0) & up[np.maximum(routes, 0)]).any(axis=1)
+                changed = routed != self.fleet.reachable[rows]
+                if changed.any():
+                    self.fleet.set_comms(rows[changed], up=not down)

@@ -76,6 +76,7 @@ class WorldParts:
     faults: object
     end_s: float
     writer: JsonLines | None = None  # the event stream's file, when one was asked for
+    comms: object = None  # the communication sites (a :class:`~twin.world.comms.CommsSites`; None without coordinates)
 
 
 def build_world(net: Network, *, hours: float = 24.0, storm: str | None = None, seed: int = 0,
@@ -123,8 +124,9 @@ def build_world(net: Network, *, hours: float = 24.0, storm: str | None = None, 
     LoadModel(world, temperature=Temperature(world.calendar, world.streams("temperature"), storm=weather,
                                              centre_xy=centre, days=int(hours // 24) + 2))
     end_s = float(hours) * 3600.0
+    comms = None
     if bounds is not None:
-        CommsSites(world, devices=devices, fleet=fleet, indicators=indicators, storm=weather)
+        comms = CommsSites(world, devices=devices, fleet=fleet, indicators=indicators, storm=weather)
     exposure = segment_exposure(net, world.streams("exposure"))
     table = sample_faults(exposure, weather, 0.0, end_s, world.streams("faults"))
     lines = net.line.ids
@@ -132,7 +134,7 @@ def build_world(net: Network, *, hours: float = 24.0, storm: str | None = None, 
         world.inject(Fault(str(lines[table.segment[k]]), FaultType(int(table.kind[k])), bool(table.permanent[k]),
                            float(table.location[k]), FaultCause(int(table.cause[k])).name, bool(table.wire_down[k])),
                      at_s=float(table.time_s[k]))
-    return WorldParts(world, fleet, devices, indicators, crews, table, end_s, writer)
+    return WorldParts(world, fleet, devices, indicators, crews, table, end_s, writer, comms)
 
 
 def run_world(net: Network, *, hours: float = 24.0, storm: str | None = None, seed: int = 0,
