@@ -8,14 +8,16 @@ import heapq
 import numpy as np
 import pytest
 
+from twin.idms.interfaces.ami import AmiEvent, AmiEventKind, AmiReply, MeterAnswer, RequestKind
 from twin.idms.interfaces.call_centre import Report, TroubleCall
+from twin.idms.interfaces.workforce import CrewReport, ReportKind
 from twin.idms.oms.manager import OutageManager
 from twin.idms.oms.records import OutageState
 from twin.idms.oms.store import OutageStore
 from twin.idms.operations_model import OperationsModel, Source
 from twin.world.territory import generate_territory
 
-FUSE = "S01-F1-FU008"  # 10 transformers, 76 customers, not below the recloser
+FUSE = "S01-F1-FU008"  # 10 transformers, 76 customers, below the recloser
 FUSE_BELOW_RECLOSER = "S01-F1-FU017"
 
 
@@ -44,10 +46,35 @@ def net():
     return generate_territory(2000, seed=4)
 
 
-def _manager(net, store=None, rules="normal"):
+class Ami:
+    """A head-end whose pings wait until the test answers them (:meth:`answer`)."""
+
+    def __init__(self, net) -> None:
+        self.sp = {str(m): str(i) for i, m in zip(net.service_point.ids.tolist(), net.service_point["meter"].tolist())}
+        self.asked: list[tuple[list[str], object]] = []
+
+    def subscribe(self, callback) -> None:
+        self.on_events = callback
+
+    def ping(self, meters, callback) -> int:
+        self.asked.append((list(meters), callback))
+        return len(self.asked)
+
+    def answer(self, t: float, energised=frozenset()) -> set[str]:
+        """Answer every ping asked so far (the meters in ``energised`` answer); the meters asked."""
+        asked, self.asked = self.asked, []
+        meters = set()
+        for n, (ms, callback) in enumerate(asked):
+            meters.update(ms)
+            callback(AmiReply(n, RequestKind.ping, t, tuple(
+                MeterAnswer(m, self.sp[m], m in energised, 10.0 if m in energised else float("nan")) for m in ms)))
+        return meters
+
+
+def _manager(net, store=None, rules="normal", ami=None):
     clock = Clock()
     model = OperationsModel(net)
-    return clock, model, OutageManager(model, clock, store=store, rules=rules)
+    return clock, model, OutageManager(model, clock, store=store, rules=rules, ami=ami)
 
 
 def _two_callers(net, oms):
@@ -127,3 +154,113 @@ def test_a_fuse_out_inside_a_recloser_outage_stays_out_when_the_recloser_closes(
     model.apply("S01-F1-RCL", False, Source.scada, 300.0, cause="commanded")
     assert oms.get(rcl_rec.id).state == OutageState.restored
     assert oms.get(fuse_rec.id).active and set(oms.customers_of(fuse_rec.id).tolist()) == fuse_customers
+
+
+def _under(oms, transformer: str) -> int:
+    """A customer of a service transformer."""
+    tree = oms.tree
+    return int(tree.customers_below(tree.node(transformer))[0])
+
+
+def test_a_crew_finding_one_branch_of_a_recloser_predicted_from_calls_rolls_the_other_calls_up_again(net):
+    clock, _, oms = _manager(net)
+    a, b, b2 = (_under(oms, t) for t in ("S01-F1-T0029", "S01-F1-T0039", "S01-F1-T0040"))  # FU008, FU009 x2
+    oms.on_calls([_call(net, a, 0.0, 1), _call(net, b, 5.0, 2)])
+    clock.run_to(100.0)
+    (rec,) = oms.outages()
+    assert rec.device == "S01-F1-RCL"  # normal rules: two laterals out, one event
+    oms.on_calls([_call(net, b2, 150.0, 3)])  # in the recloser's outage already: still what b2 said
+    clock.run_to(200.0)
+    oms.assign(rec.id, "C1")
+    oms.on_crew_report(CrewReport("C1", ReportKind.found, 500.0, device=FUSE, line="L1", cause="tree"))
+    clock.run_to(500.0)
+    by_device = {r.device: r for r in oms.outages()}
+    assert set(by_device) == {FUSE, "S01-F1-FU009"}  # not the recloser again: the crew saw it closed
+    assert oms.get(rec.id).device == FUSE
+    fu009 = set(oms.tree.customers_below(oms.tree.node("S01-F1-FU009")).tolist())
+    assert set(oms.customers_of(by_device["S01-F1-FU009"].id).tolist()) == fu009
+    intr = oms.interruptions()  # b's interruption goes on from the outage's start, once
+    assert intr.start_s[intr.customer == b].tolist() == [0.0] and np.isnan(intr.end_s[intr.customer == b]).all()
+    oms.on_calls([_call(net, a, 600.0, 4), _call(net, b, 600.0, 5)])
+    clock.run_to(700.0)
+    assert {r.device for r in oms.outages()} == {FUSE, "S01-F1-FU009"}
+
+
+def test_without_ami_predicted_pockets_of_a_recloser_outage_come_back_with_it(net):
+    clock, model, oms = _manager(net)
+    a = _under(oms, "S01-F1-T0029")
+    oms.on_calls([_call(net, a, 0.0, 1)])
+    clock.run_to(60.0)
+    (pocket,) = oms.outages()
+    model.apply("S01-F1-RCL", True, Source.scada, 60.0, cause="protective")
+    (rec,) = oms.outages()
+    assert rec.device == "S01-F1-RCL" and oms.get(pocket.id).state == OutageState.cancelled  # merged in
+    clock.run_to(600.0)
+    model.apply("S01-F1-RCL", False, Source.scada, 600.0, cause="commanded")
+    assert not oms.outages()  # no AMI to check a pocket: the callback asks whoever called
+
+
+def test_predictions_count_together_by_when_they_were_made_not_when_their_customers_went_out(net):
+    clock, model, oms = _manager(net, rules="storm")
+    model.apply("S01-F1-RCL", True, Source.scada, 10.0, cause="protective")
+    clock.run_to(5000.0)
+    model.apply("S01-F1-RCL", False, Source.scada, 5000.0, cause="commanded")
+    assert not oms.outages()
+    # out again at once under FU017 (closed into a fault): their interruptions began at 10 s
+    callers = [_under(oms, t) for t in ("S01-F1-T0120", "S01-F1-T0121", "S01-F1-T0122")]
+    for n, c in enumerate(callers):
+        t = 5100.0 + 100.0 * n
+        oms.on_calls([_call(net, c, t, n)])
+        clock.run_to(t + 60.0)
+    (rec,) = oms.outages()
+    assert rec.device == FUSE_BELOW_RECLOSER and rec.start_s == 10.0  # one interruption since the lockout
+
+
+def test_with_ami_a_prediction_merged_into_a_lockout_is_pinged_when_it_closes_not_kept_out_on_trust(net):
+    ami = Ami(net)
+    clock, model, oms = _manager(net, ami=ami)
+    tree = oms.tree
+    pocket = tree.customers_below(tree.node("S01-F1-T0120"))  # under FU017, under the recloser
+    meters = [str(m) for m in net.service_point["meter"][pocket].tolist()]
+    ami.on_events([AmiEvent(AmiEventKind.last_gasp, m, ami.sp[m], 0.0, 5.0) for m in meters])
+    clock.run_to(40.0)
+    (predicted,) = oms.outages()
+    assert predicted.device == "S01-F1-T0120" and ami.asked  # its check: not answered yet
+    model.apply("S01-F1-RCL", True, Source.scada, 60.0, cause="protective")
+    (rec,) = oms.outages()
+    assert rec.device == "S01-F1-RCL" and oms.get(predicted.id).state == OutageState.cancelled
+    ami.asked.clear()
+    clock.run_to(600.0)
+    model.apply("S01-F1-RCL", False, Source.scada, 600.0, cause="commanded")
+    assert not oms.outages()  # nothing kept out on trust
+    clock.run_to(601.0)
+    assert ami.answer(610.0) >= set(meters)  # the pocket's meters asked at once: silent
+    assert ami.answer(670.0) >= set(meters)  # and once more: silent again
+    clock.run_to(700.0)
+    (again,) = oms.outages()
+    assert again.device == "S01-F1-T0120" and set(oms.customers_of(again.id).tolist()) == set(pocket.tolist())
+    intr = oms.interruptions()
+    mine = np.isin(intr.customer, pocket)
+    assert mine.sum() == len(pocket) and (intr.start_s[mine] == 0.0).all()  # one interruption each, from the gasps
+
+
+@pytest.mark.parametrize("mates_answer", [True, False])
+def test_a_meter_silent_through_a_sweep_is_an_outage_only_if_its_transformer_mates_are_silent_too(net, mates_answer):
+    ami = Ami(net)
+    clock, _, oms = _manager(net, ami=ami)
+    tree = oms.tree
+    on_t = tree.customers_below(tree.node("S01-F1-T0029"))
+    meters = [str(m) for m in net.service_point["meter"][on_t].tolist()]
+    lone = meters[0]
+    silent = {lone} if mates_answer else set(meters)
+    every = set(ami.sp)
+    oms.sweep()
+    for t in (60.0, 120.0):  # the sweep and its second round
+        assert lone in ami.answer(t, energised=every - silent)
+    assert set(meters) <= ami.answer(180.0, energised=every - silent)  # the last round asks the mates too
+    clock.run_to(300.0)
+    if mates_answer:
+        assert not oms.outages()  # its radio, not an outage
+    else:
+        (rec,) = oms.outages()
+        assert rec.device == "S01-F1-T0029"

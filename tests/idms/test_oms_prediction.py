@@ -184,6 +184,22 @@ def test_storm_rules_need_more_to_move_up_two_levels():
     assert predict(tree, "storm", out={"T1": 3, "T2": 3, "T3": 1}) == ["F1", "T3"]  # 6 of 6 below F1
 
 
+THREE_LATERALS = ("R", "recloser", [(f"F{i}", "fuse", [(f"T{i}{j}", TRANSFORMER, 4) for j in range(1, 5)])
+                                    for i in range(1, 4)])
+
+
+def test_storm_rules_move_up_on_children_predicted_not_on_children_with_a_call():
+    tree = hand_tree(THREE_LATERALS)
+    one_each = {"T11": 1, "T21": 1, "T31": 1}  # a call under each fuse: in a storm, three laterals' own
+    assert predict(tree, "storm", out=one_each) == ["T11", "T21", "T31"]
+    assert predict(tree, out=one_each) == ["R"]  # normal: one event on a quiet day
+    assert predict(tree, dataclasses.replace(rule_set("storm"), children_predicted=False), out=one_each) == ["R"]
+    three_each = {f"T{i}{j}": 1 for i in range(1, 4) for j in range(1, 4)}  # every fuse predicted
+    assert predict(tree, "storm", out=three_each) == ["R"]
+    two_fuses = {f"T{i}{j}": 1 for i in range(1, 3) for j in range(1, 4)} | {"T31": 1}
+    assert predict(tree, "storm", out=two_fuses) == ["F1", "F2", "T31"]
+
+
 def test_blocked_recloser_leaves_its_fuses_predicted():
     tree = hand_tree(TWO_LEVELS)
     assert predict(tree, out={"T1": 1, "T2": 1, "T3": 1, "T4": 1}, blocked=["R"]) == ["F1", "F2"]
@@ -348,6 +364,7 @@ def test_built_in_rule_sets():
     ("device_min_share", 0.0), ("device_min_share", 1.5), ("ping_energised_share", -0.1),
     ("device_min_share", "half"),
     ("window_s", -1.0), ("hold_s", "30"), ("verify_window_s", -0.5),
+    ("children_predicted", "yes"), ("all_customers", 1),
 ])
 def test_bad_rule_values_raise_naming_the_key(key, value):
     with pytest.raises(RuleSetError) as err:

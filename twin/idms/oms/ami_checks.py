@@ -17,6 +17,7 @@ import numpy as np
 
 from twin.idms.interfaces.ami import AmiReply
 from twin.idms.oms.records import OutageState
+from twin.idms.oms.tree import TRANSFORMER
 
 __all__ = ["AmiChecks"]
 
@@ -65,7 +66,7 @@ class AmiChecks:
             return
         log.info("AMI sweep: %d meters silent three times", len(silent))
         self._ev_s[silent] = np.fmin(self._ev_s[silent], now)
-        self._ping(silent, lambda r, cs=silent: self._explained_answered(cs, r))
+        self._ask_still_out(silent)
 
     def _ping(self, customers: np.ndarray, callback: Callable[[AmiReply], None]) -> None:
         assert self.ami is not None
@@ -182,17 +183,49 @@ class AmiChecks:
         self._schedule_prediction()
         self._flush()
 
+    def _ask_still_out(self, customers: np.ndarray) -> None:
+        """Ping meters that may be out (a last gasp from an interruption that is over, silent in a
+        sweep or after a restoration) with up to ``ping_sample`` of their transformer-mates in no
+        outage: see :meth:`_explained_answered`."""
+        tree = self.tree
+        mates = []
+        asked = set(customers.tolist())
+        for leaf in np.unique(tree.leaf[customers]).tolist():
+            if leaf < 0:
+                continue
+            around = tree.customers_below(leaf) if tree.kind[leaf] == TRANSFORMER else np.empty(0, np.int64)
+            around = around[(self.owner[around] < 0) & self.model.customer_live[around]
+                            & ~np.isin(around, customers)]
+            mates.append(self._sample(around))
+        mates = np.concatenate(mates) if mates else np.empty(0, np.int64)
+        mates = mates[[c not in asked for c in mates.tolist()]] if len(mates) else mates
+        self._ping(np.concatenate([customers, mates]), lambda reply, cs=customers: self._explained_answered(cs, reply))
+
     def _explained_answered(self, customers: np.ndarray, reply: AmiReply) -> None:
-        """Meters whose last gasps came from an interruption that is over, pinged: silent (with a
-        route to them) they are out still; answering, their gasp is explained; out of reach (the
-        AMI network down), they are asked again ``recheck_s`` later."""
+        """Meters that may be out, pinged with their transformer-mates (:meth:`_ask_still_out`):
+        silent (with a route to them) they are out still, unless most mates on their transformer
+        answered (one meter silent among live neighbours is that meter's radio, not an outage: the
+        customer calls if not); answering, their evidence is void; out of reach (the AMI network
+        down), they are asked again ``recheck_s`` later."""
         out = set(self._silent(reply).tolist())
         unrouted = self._unrouted(reply)
         out_of_reach = set(unrouted.tolist())
+        answered = {self._customer_of_meter[a.meter] for a in reply.answers if a.answered}
+        heard: dict[int, list[int]] = {}  # per transformer: mates (not asked about) answered, routed
+        asked = set(customers.tolist())
+        for a in reply.answers:
+            c = self._customer_of_meter[a.meter]
+            if a.routed and c not in asked:
+                heard.setdefault(int(self.tree.leaf[c]), []).append(int(c in answered))
         for c in customers.tolist():
             if self.owner[c] >= 0 or c in out_of_reach:
                 continue
-            if c in out:
+            mates = heard.get(int(self.tree.leaf[c]), [])
+            if c in out and mates and sum(mates) >= self.rules.ping_energised_share * len(mates):
+                log.info("meter of %s silent while its transformer's other meters answer: not an outage",
+                         self._sp_ids[c])
+                self._forget(c)
+            elif c in out:
                 self._ev_kind[c] |= _SILENT
                 self._pending.add(c)
             else:
@@ -207,7 +240,7 @@ class AmiChecks:
         """Ask again the meters that were out of reach, those still in no outage."""
         customers = customers[self.owner[customers] < 0]
         if len(customers):
-            self._ping(customers, lambda reply, cs=customers: self._explained_answered(cs, reply))
+            self._ask_still_out(customers)
 
     def _verify_restoration(self, customers: np.ndarray) -> None:
         """``verify_delay_s`` after customers are brought back, ping those not heard from since (no
@@ -233,7 +266,7 @@ class AmiChecks:
         self._ev_s[ask] = np.fmin(self._ev_s[ask], self.i_start[self._restored_row[ask]])  # the same interruption
         silent = silent[np.isin(silent, ask)]
         if len(silent):  # once more: a meter misses a ping now and then
-            self._ping(silent, lambda r, cs=silent: self._explained_answered(cs, r))
+            self._ask_still_out(silent)
         unrouted = unrouted[np.isin(unrouted, ask)]
         if len(unrouted):
             self.clock.call_later(self.rules.recheck_s, lambda cs=unrouted: self._recheck(cs))

@@ -212,7 +212,7 @@ class OutageManager(AmiChecks, InterruptionRows):
         if k is None:
             # predicted outages below that began about now are this same event
             below = [j for d, j in self._active_at.items() if self.records[j].state == OutageState.predicted
-                     and self.records[j].start_s >= now - self.rules.hold_s - 300.0 and node >= 0
+                     and self.records[j].detected_s >= now - self.rules.hold_s - 300.0 and node >= 0
                      and self.tree.node(d) >= 0 and self.tree.contains(node, self.tree.node(d))]
             k = self._new(change.device, now, OutageState.confirmed)
             for j in below:
@@ -235,8 +235,8 @@ class OutageManager(AmiChecks, InterruptionRows):
             mine = owned[self.owner[owned] == k]
             if rec.device == device or (rec.state == OutageState.confirmed and rec.confirmed_by != "ami"
                                         and self._believed_closed(rec.device)):
-                mine = self._keep_predicted_pockets(k, mine, now)
                 self._restore(k, mine, now, f"{device} closed")
+                self._check_predicted_pockets(k, mine)
                 back.extend(mine.tolist())
         k = self._active_at.get(device)
         if k is not None and self._believed_closed(device):
@@ -247,28 +247,25 @@ class OutageManager(AmiChecks, InterruptionRows):
         if back:
             self._verify_restoration(np.asarray(back, np.int64))
 
-    def _keep_predicted_pockets(self, k: int, back: np.ndarray, now: float) -> np.ndarray:
+    def _check_predicted_pockets(self, k: int, back: np.ndarray) -> None:
         """Of customers ``back`` of record ``k``, those below a device once predicted out in its own
-        right and merged into ``k`` stay out, in a predicted outage at that device again (a blown
-        fuse inside a recloser's lockout: the AMI pings or a crew will say); returns the rest."""
+        right and merged into ``k`` (a blown fuse inside a recloser's lockout, perhaps) are pinged
+        at once, not after the usual delay: the silent ones are a pocket still out, predicted
+        again as the same interruption. Most such predictions in a storm were the larger
+        outage's own evidence, so none is kept out on trust. Without AMI, those who called and
+        are still out say so when the restoration callback reaches them."""
         tree = self.tree
-        for device in sorted(self._sub.pop(k, set())):
+        merged = self._sub.pop(k, set())
+        if self.ami is None or not len(back):
+            return
+        pos = tree.position[back]
+        inside = np.zeros(len(back), bool)
+        for device in merged:
             node = tree.node(device)
-            if node < 0 or not len(back) or device in self._active_at:
-                continue
-            pos = tree.position[back]
-            inside = back[(pos >= tree.first[node]) & (pos < tree.end[node])]
-            if not len(inside):
-                continue
-            j = self._new(device, now, OutageState.predicted)
-            self._transfer(inside, j)
-            self.records[j].note(now, f"{len(inside)} customers kept out: {device} was predicted inside "
-                                      f"{self.records[k].id}")
-            self._touch(j)
-            back = np.setdiff1d(back, inside)
-            if self.ami is not None:
-                self._check(j, node, now)
-        return back
+            if node >= 0:
+                inside |= (pos >= tree.first[node]) & (pos < tree.end[node])
+        if inside.any():
+            self.clock.call_later(0.0, lambda cs=back[inside]: self._verify_now(cs))
 
     def _believed_closed(self, device: str) -> bool:
         """Whether the model believes a device closed (a transformer always is)."""
@@ -308,6 +305,7 @@ class OutageManager(AmiChecks, InterruptionRows):
                 k = int(self.owner[c])
                 if k >= 0:
                     self.records[k].gasps += 1
+                    self._said(c, e.meter_time_s, _GASP)
                     self._touch(k, counts=False)
                 else:
                     self._evidence(c, e.meter_time_s, _GASP)
@@ -337,6 +335,8 @@ class OutageManager(AmiChecks, InterruptionRows):
                 rec.calls += 1
                 rec.hazard = rec.hazard or call.hazard
                 self._has_called[c] = True
+                if call.report in _OUT_REPORTS or call.repeat:
+                    self._said(c, call.time_s, _CALL)
                 self._touch(k, counts=False)
             elif call.report == Report.own_breaker:
                 self._inside_premise(c, call.time_s, "the caller's own breaker")
@@ -357,6 +357,12 @@ class OutageManager(AmiChecks, InterruptionRows):
             self._ev_s[c] = time_s
         self._ev_kind[c] |= kind
         self._pending.add(c)
+
+    def _said(self, c: int, time_s: float, kind: int) -> None:
+        """Customer ``c``, already in an outage, said so (again): it stands as their evidence
+        should the outage move away from them."""
+        self._said_kind[c] |= kind
+        self._said_s[c] = time_s if np.isnan(self._said_s[c]) else min(self._said_s[c], time_s)
 
     def _schedule_prediction(self, *, now: bool = False) -> None:
         """Predict ``hold_s`` from now (the rest of a burst comes in), or at once (``now``: the
@@ -386,7 +392,7 @@ class OutageManager(AmiChecks, InterruptionRows):
                               & ~self._pinged[fresh]]
             if len(explained):
                 self._pinged[explained] = True
-                self._ping(explained, lambda reply, cs=explained: self._explained_answered(cs, reply))
+                self._ask_still_out(explained)
                 fresh = np.setdiff1d(fresh, explained)
         if not len(fresh):
             self._flush()
@@ -397,7 +403,8 @@ class OutageManager(AmiChecks, InterruptionRows):
         for d, k in self._active_at.items():
             node = tree.node(d)
             if node >= 0 and self.records[k].state == OutageState.predicted \
-                    and self.records[k].start_s >= now - self.rules.window_s:
+                    and self.records[k].detected_s >= now - self.rules.window_s:  # (not its customers' start:
+                # an interruption reopened from an earlier outage began long before this evidence)
                 predicted[node] = True
         blocked = self._blocked(tree, now)
         doubtful = np.zeros(len(tree), bool)
@@ -691,7 +698,15 @@ class OutageManager(AmiChecks, InterruptionRows):
             outside = mine[(pos < self.tree.first[node]) | (pos >= self.tree.end[node])]
             if len(outside):
                 said = outside[self._said_kind[outside] > 0]
-                if len(said):
+                was = self.tree.node(old)
+                if len(said) and was >= 0 and self.tree.contains(was, node):
+                    # a crew found the fault on one branch of a device predicted from evidence on
+                    # several: that device is closed, and the others' evidence is rolled up anew
+                    self._verified[old] = now
+                    rec.note(now, f"{old} seen closed; {len(outside)} customers not below {device} "
+                                  f"({len(said)} of whom said they were out) predicted again")
+                    self._reroll(outside, now)
+                elif len(said):
                     j = self._new(old, now, OutageState.predicted)
                     self._transfer(outside, j)
                     self.records[j].note(now, f"{len(outside)} customers of {rec.id} left out at {old} when it moved "
@@ -704,6 +719,20 @@ class OutageManager(AmiChecks, InterruptionRows):
             self._reopen_or_add(k, free, np.full(len(free), rec.start_s))
         self._touch(k)
         return k
+
+    def _reroll(self, customers: np.ndarray, now: float) -> None:
+        """Take ``customers`` out of their outage (their interruptions end now, to be reopened
+        by the outage their evidence points to) and roll what they said up the tree again."""
+        said = customers[self._said_kind[customers] > 0]
+        kinds, times = self._said_kind[said].copy(), self._said_s[said].copy()
+        self._end_rows(customers, now)
+        self._said_kind[said], self._said_s[said] = 0, np.nan
+        for c, kind, time_s in zip(said.tolist(), kinds.tolist(), times.tolist()):
+            self._ev_s[c] = time_s if np.isnan(self._ev_s[c]) else min(self._ev_s[c], time_s)
+            self._ev_kind[c] |= kind
+            self._pinged[c] = True  # they were out on the evidence: no single-premise ping first
+            self._pending.add(c)
+        self._schedule_prediction(now=True)
 
     def _merge(self, j: int, k: int, now: float) -> None:
         """Record ``j`` (predicted below ``k``'s device) joins ``k``."""

@@ -70,14 +70,15 @@ def roll_up(tree: DeviceTree, *, out: np.ndarray, predicted: np.ndarray, blocked
             count[p] = count.get(p, 0) + n_out
             whole = chosen[k] and tree.customers[k] == tree.customers[p]  # the only branch, all of it out
             covered[p] = covered.get(p, 0) + (int(tree.customers[k]) if whole else n_out)
-            hits[p] += 1
+            hits[p] += int(chosen[k] or not rules.children_predicted)
     top = [k for k, c in chosen.items() if c and not any(chosen.get(a, False) for a in tree.ancestors(k))]
     return np.array(sorted(top), np.int64)
 
 
 def _holds(tree: DeviceTree, k: int, n_out: int, n_all: int, hits: int, rules: RuleSet) -> bool:
     """Whether node ``k`` is predicted: ``n_out`` customers below it with evidence, ``n_all``
-    counting the nodes chosen below it whole, ``hits`` children with customers out."""
+    counting the nodes chosen below it whole, ``hits`` children that count (see
+    :attr:`~twin.idms.oms.rules.RuleSet.children_predicted`)."""
     total = int(tree.customers[k])
     if n_out <= 0 or total <= 0:
         return False

@@ -7,8 +7,10 @@ pings) below a device is enough to predict that the device opened (see
 * a **transformer** is predicted when ``transformer_min_customers`` of its customers are out, or
   all of them are;
 * a **protective device** (fuse, recloser, breaker) when at least ``device_min_children`` of the
-  devices or transformers directly below it have customers out (``move upstream when enough child
-  devices are predicted``), or when ``device_min_customers`` of its customers and at least
+  devices or transformers directly below it have customers out, or, with ``children_predicted``,
+  are predicted themselves by these rules (``move upstream when enough child devices are
+  predicted``: in a storm a call under each of three fuses of a recloser is three transformers,
+  not the recloser, while three transformers with calls under one fuse are the fuse), or when ``device_min_customers`` of its customers and at least
   ``device_min_share`` of them are out, or (``all_customers``) when every one of its customers is;
 * evidence counts together only within ``window_s`` of the newest (older evidence is another
   event: a storm's unrelated calls are split);
@@ -62,6 +64,7 @@ class RuleSet:
     device_min_children: int = 2
     device_min_customers: int = 3
     device_min_share: float = 0.5
+    children_predicted: bool = False  # a child counts toward moving up only when predicted itself
     all_customers: bool = True
     window_s: float = 3600.0
     hold_s: float = 30.0
@@ -80,6 +83,10 @@ class RuleSet:
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise RuleSetError(f"{value!r} is not a whole number of 1 or more", key=key, value=value,
                                    allowed="1, 2, 3 ...")
+        for key in ("all_customers", "children_predicted", "storm"):
+            if not isinstance(getattr(self, key), bool):
+                raise RuleSetError(f"{getattr(self, key)!r} is not yes or no", key=key, value=getattr(self, key),
+                                   allowed="true, false")
         for key in ("device_min_share", "ping_energised_share"):
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 < value <= 1.0:
@@ -105,7 +112,7 @@ class RuleSet:
 RULE_SETS: dict[str, RuleSet] = {
     "normal": RuleSet("normal"),
     "storm": RuleSet("storm", device_min_children=3, device_min_customers=5, device_min_share=0.6,
-                     window_s=1800.0, hold_s=30.0, storm=True),
+                     children_predicted=True, window_s=1800.0, hold_s=30.0, storm=True),
 }
 """The built-in rule sets by name."""
 
