@@ -13,6 +13,7 @@ from twin.idms.interfaces.call_centre import Report, TroubleCall
 from twin.idms.interfaces.workforce import CrewReport, ReportKind
 from twin.idms.oms.manager import OutageManager
 from twin.idms.oms.records import OutageState
+from twin.idms.oms.rules import RuleSet
 from twin.idms.oms.store import OutageStore
 from twin.idms.operations_model import OperationsModel, Source
 from twin.world.territory import generate_territory
@@ -264,3 +265,18 @@ def test_a_meter_silent_through_a_sweep_is_an_outage_only_if_its_transformer_mat
     else:
         (rec,) = oms.outages()
         assert rec.device == "S01-F1-T0029"
+
+
+def test_a_late_scada_open_under_a_device_predicted_from_old_calls_is_one_confirmed_outage_on_the_list(net):
+    """An RTU back on line reports, long after, that the recloser opened: the recloser predicted
+    since on calls older than the window is withdrawn and confirmed, never merged into itself."""
+    clock, model, oms = _manager(net, rules=RuleSet.from_mapping({"window_s": 600.0}))
+    a, b = (_under(oms, t) for t in ("S01-F1-T0029", "S01-F1-T0039"))
+    oms.on_calls([_call(net, a, 0.0, 1), _call(net, b, 5.0, 2)])
+    clock.run_to(2000.0)
+    assert [r.device for r in oms.outages()] == ["S01-F1-RCL"]
+    model.apply("S01-F1-RCL", True, Source.scada, 500.0, cause="protective")  # time stamped 500 s
+    (rec,) = oms.outages()
+    assert rec.device == "S01-F1-RCL" and rec.state == OutageState.confirmed and rec.confirmed_by == "scada"
+    assert set(oms.customers_of(rec.id).tolist()) == set(model.customers_below("S01-F1-RCL").tolist())
+    assert all(r.reason != f"merged into {r.id} at {r.device}" for r in oms.records)

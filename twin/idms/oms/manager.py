@@ -210,11 +210,13 @@ class OutageManager(AmiChecks, InterruptionRows):
         free = change.lost[self.owner[change.lost] < 0]
         node = self.tree.node(change.device)
         if k is None:
+            k = self._active_at.get(change.device)  # predicted there again just now (the evidence kept)
             # predicted outages below that began about now are this same event
-            below = [j for d, j in self._active_at.items() if self.records[j].state == OutageState.predicted
+            below = [j for d, j in self._active_at.items() if j != k and self.records[j].state == OutageState.predicted
                      and self.records[j].detected_s >= now - self.rules.hold_s - 300.0 and node >= 0
                      and self.tree.node(d) >= 0 and self.tree.contains(node, self.tree.node(d))]
-            k = self._new(change.device, now, OutageState.confirmed)
+            if k is None:
+                k = self._new(change.device, now, OutageState.confirmed)
             for j in below:
                 self._merge(j, k, now)
         rec = self.records[k]
@@ -736,6 +738,8 @@ class OutageManager(AmiChecks, InterruptionRows):
 
     def _merge(self, j: int, k: int, now: float) -> None:
         """Record ``j`` (predicted below ``k``'s device) joins ``k``."""
+        if j == k:
+            return
         a, b = self.records[j], self.records[k]
         self._transfer(np.flatnonzero(self.owner == j), k)
         b.calls += a.calls
@@ -765,7 +769,7 @@ class OutageManager(AmiChecks, InterruptionRows):
             self._end_rows(mine, now)
         else:  # never out on this record's account
             self._drop(mine)
-        self._verified[rec.device] = now
+        self._verified[rec.device] = max(now, self.clock.now())  # (``now`` may be an RTU's late time stamp)
         self._close(k, OutageState.cancelled, now, why)
         if evidence == "drop":  # a crew saw them with power
             self._said_kind[spoke], self._said_s[spoke] = 0, np.nan
