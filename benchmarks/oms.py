@@ -4,7 +4,8 @@ Synthetic territories (10k and 100k customers by default, seed 1) under the buil
 24 hours, the IDMS on the world through its interfaces and run by the automatic dispatcher until
 every customer is back; once with AMI (last gasps, pings) and once with calls alone. Each run is a
 subprocess of its own. Printed per run (see :mod:`twin.instructor.oms_truth`): real sustained
-outages of protective devices, the share predicted at exactly the right device within 5 simulated
+outages of protective devices (a fuse that blew as the recloser above it locked out timed from the
+recloser's closing: until then nothing below the recloser can tell it apart), the share predicted at exactly the right device within 5 simulated
 minutes, median and 95th-percentile time to the exact prediction (inf: some never), undetected,
 false outages created, crews sent where all had power, the IDMS's SAIDI and CAIDI and the wall
 time; then one line per run:
@@ -48,7 +49,7 @@ def child(customers: int, hours: float, storm: str, seed: int, ami: bool) -> dic
             "exact_30min": thirty.exact_share, "median_detect_s": five.median_detect_s,
             "p95_detect_s": five.p95_detect_s, "undetected": five.undetected, "false": five.false,
             "crews_to_nothing": five.inside_premise_crews, "inside_premise": summary.inside_premise,
-            "records": five.records, "saidi_min": summary.saidi_min, "caidi_min": summary.caidi_min,
+            "records": five.records, "nested": five.nested, "hidden": five.hidden, "saidi_min": summary.saidi_min, "caidi_min": summary.caidi_min,
             "world_customer_minutes": summary.world.customer_minutes, "idms_customer_minutes": summary.customer_minutes,
             "out_at_end": summary.out_at_end, "restored_h": summary.restored_s / 3600.0, "wall_s": wall,
             "line": five.line()}
@@ -77,7 +78,8 @@ def main(argv: list[str] | None = None) -> None:
                 print(f"{n:,} {setting}: failed\n{out.stderr[-2000:]}")
                 continue
             r = json.loads(out.stdout.strip().splitlines()[-1])
-            print(f"{n:>9,} {setting:5}: {r['real']} real outages; exact in 5 min {100 * r['exact_5min']:.1f}% "
+            print(f"{n:>9,} {setting:5}: {r['real']} real outages ({r['nested']} nested, timed from when the outage "
+                  f"above them ended; {r['hidden']} more hidden behind one until their repair); exact in 5 min {100 * r['exact_5min']:.1f}% "
                   f"({100 * r['exact_5min_ami_up']:.1f}% of the {r['ami_up']} where the AMI network was up), "
                   f"in 30 min {100 * r['exact_30min']:.1f}%; detect median {r['median_detect_s']:.0f} s, "
                   f"p95 {r['p95_detect_s']:.0f} s; {r['undetected']} undetected; {r['false']} false outages, "

@@ -226,3 +226,21 @@ def test_the_same_seed_gives_the_same_crews_byte_for_byte():
     assert texts[0] == texts[1]
     assert texts[0].count('"kind": "crew"') > 30 and '"called out"' in texts[0] and '"needs line crew"' in texts[0]
     assert not crews.busy.any() and not world.grid.faults and not len(world.customers_out())
+
+
+def test_a_crew_sent_to_a_fuse_dead_from_above_reports_the_open_device_above_it():
+    world = _world()
+    crews = Crews(world, auto_dispatch=False)
+    fuse = fused_lateral()[2]
+    grid = world.grid
+    world.run_to(60.0)
+    grid.operate(60.0, fuse, open_=True, why="test")
+    grid.operate(70.0, RECLOSER, open_=True, why="test")  # locked out above the blown fuse
+    grid.operate(80.0, fuse, open_=False, why="test")  # the fuse closed again: dead from the recloser
+    fuse_outage = grid.outages[0]
+    assert np.isnan(fuse_outage.restored_s) and fuse_outage.isolated_by == RECLOSER  # not the closed fuse
+    assert grid.open_above(fuse) == RECLOSER and grid.open_above(RECLOSER) == ""
+    assert crews.order_outage("S01-TS1", fuse)
+    world.run_to(7200.0)
+    found = [e.data for e in world.events.of(EventKind.crew) if e.data["action"] == "found"]
+    assert [f["device"] for f in found] == [RECLOSER] and fuse in found[0]["status"]

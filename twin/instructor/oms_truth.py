@@ -7,7 +7,10 @@ outages are the world's sustained interruptions (:class:`~twin.world.physics.Out
 ``sustained_s`` or more) held by a protective device: the device isolating its customers five
 minutes after it began (a recloser that tripped and reclosed while a fuse below it blew: the fuse). :func:`prediction_accuracy` then gives,
 per real outage, the first time the IDMS had an active record at exactly that device (its
-*detection*), and over the session:
+*detection*), counted from when it could be seen: a fuse that blew while the recloser above it
+locked out (within the settling time) is hidden behind the recloser's outage, with no meter or
+customer below it able to tell it apart, until the recloser closes; its clock starts then (one
+hidden until its own repair is not counted: ``hidden``). Over the session:
 
 * ``exact_share``: real outages detected exactly within ``within_s`` of their start, and
   ``exact_share_ami_up`` the same among those whose meters the AMI head-end could mostly reach
@@ -16,7 +19,8 @@ per real outage, the first time the IDMS had an active record at exactly that de
   outages count as never: infinite);
 * ``false``: records made for customers who all had power (a false outage);
 * ``inside_premise_crews``: crews sent to a record whose customers all had power (an
-  inside-premise call the IDMS did not tell apart).
+  inside-premise call the IDMS did not tell apart);
+* ``nested``: real outages whose clock started late, behind an upstream outage.
 """
 
 from __future__ import annotations
@@ -101,6 +105,8 @@ class Accuracy:
     ami_up: int
     inside_premise_crews: int
     records: int
+    nested: int = 0  # counted from when the outage above them ended
+    hidden: int = 0  # not counted: behind an outage above until their own end
 
     def line(self) -> str:
         """The one line `benchmarks/oms.py` ends each setting with."""
@@ -115,20 +121,39 @@ def prediction_accuracy(log: PredictionLog, *, within_s: float = 300.0, sustaine
     net = world.grid.net
     end = world.now if until_s is None else until_s
     kinds = _switch_kinds(net)
+    outages = world.grid.outages
+    # after a reclose that brought most back, the fuse that held
+    devices = [log.settled.get(k, o.device) for k, o in enumerate(outages)]
+    above = _ancestors(world)
+    by_device: dict[str, list[int]] = {}
+    for k, d in enumerate(devices):
+        by_device.setdefault(d, []).append(k)
     detect: list[float] = []
     reachable: list[float] = []
-    for k, o in enumerate(world.grid.outages):
-        device = log.settled.get(k, o.device)  # after a reclose that brought most back, the fuse that held
+    nested = hidden = 0
+    for k, o in enumerate(outages):
+        device = devices[k]
         if kinds.get(device) not in _PROTECTIVE:
             continue
         restored = end if math.isnan(o.restored_s) else o.restored_s
         if restored - o.start_s < sustained_s or o.start_s > end - within_s:
             continue
+        seen_s = o.start_s  # when it could be told apart: once every outage above it that began with it is over
+        for a in above.get(device, ()):
+            for j in by_device.get(a, ()):
+                u = outages[j]
+                u_end = end if math.isnan(u.restored_s) else u.restored_s
+                if u.start_s <= o.start_s + log.settle_s and u_end > o.start_s:
+                    seen_s = max(seen_s, u_end)
+        if seen_s >= restored:
+            hidden += 1
+            continue
+        nested += seen_s > o.start_s
         first = math.inf
         for changes in log.changes.values():
             for t, seen, active in changes:
-                if seen == device and active and o.start_s - 1.0 <= t <= restored and t - o.start_s < first:
-                    first = t - o.start_s
+                if seen == device and active and o.start_s - 1.0 <= t <= restored and t - seen_s < first:
+                    first = t - seen_s
                     break
         detect.append(max(0.0, first))
         reachable.append(log.reachable.get(k, 1.0))
@@ -141,7 +166,16 @@ def prediction_accuracy(log: PredictionLog, *, within_s: float = 300.0, sustaine
                     undetected=int(np.count_nonzero(np.isinf(d))), false=len(log.false),
                     exact_share_ami_up=float(np.mean(d[up] <= within_s)) if up.any() else 1.0,
                     ami_up=int(np.count_nonzero(up)),
-                    inside_premise_crews=len(log.crew_to_nothing), records=records)
+                    inside_premise_crews=len(log.crew_to_nothing), records=records, nested=nested, hidden=hidden)
+
+
+def _ancestors(world) -> dict[str, list[str]]:
+    """Per protective device of the world's normal configuration, the protective devices above it."""
+    from twin.idms.oms.tree import device_tree
+
+    tree = device_tree(world.grid.net, world.grid.normal_topology())
+    return {str(tree.ids[n]): [str(tree.ids[a]) for a in tree.ancestors(n)] for n in range(len(tree))
+            if tree.kind[n] != "transformer"}
 
 
 def _quantile(d: np.ndarray, q: float) -> float:

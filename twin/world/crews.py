@@ -443,8 +443,14 @@ class Crews:
         yield from self._drive(crew, self._device_xy(job.device))
         events.publish(env.now, EventKind.crew, crew=name, action="arrived", device=job.device)
         yield env.timeout(self.params.switching_s)  # a look at the device and the section behind it
-        events.publish(env.now, EventKind.crew, crew=name, action="found nothing", device=job.device,
-                       status="no outage behind the device")
+        above = self.world.grid.open_above(job.device)
+        if above:  # no voltage on its source side: the line is dead from a device open further up
+            yield from self._drive(crew, self._device_xy(above))
+            events.publish(env.now, EventKind.crew, crew=name, action="found", device=above,
+                           status=f"no power at {job.device}: {above} open above it")
+        else:
+            events.publish(env.now, EventKind.crew, crew=name, action="found nothing", device=job.device,
+                           status="no outage behind the device")
 
     def _drive(self, crew: int, xy: np.ndarray):
         dist_m = self.params.detour * float(np.hypot(*(self.xy[crew] - xy)))

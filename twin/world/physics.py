@@ -20,6 +20,7 @@ same feeder at overlapping times are each worked out from the network as it was 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -208,6 +209,23 @@ class GridState:
         self.switch_open[row] = open_
         self.changed_s = now_s
         self._energisation_changed(now_s, device, why, line, self._energised_after(row, open_))
+        if not open_:  # closed with a device above still open: that one isolates its outages now
+            for o in self.outages:
+                if o.isolated_by == device and math.isnan(o.restored_s) and len(o.remaining):
+                    o.isolated_by = self._isolating(int(o.remaining[0]))
+
+    def open_above(self, device: str) -> str:
+        """The open switching device nearest above a switching device or a transformer (on the
+        normal path from its source side), '' when its source side has power."""
+        net = self.net
+        row = net.switch.get(device)
+        bus = net.switch["from_bus"][row] if row is not None else net.transformer["bus"][net.transformer.position(device)][0]
+        sw = net.switch
+        for ref in self.normal_topology().path_to_source(f"bus.{bus}"):
+            table, _, name = ref.partition(".")
+            if table == "switch" and name != device and self.switch_open[sw.position(name)]:
+                return name
+        return ""
 
     def _energisation_changed(self, now_s: float, device: str, why: str, line: str, after: np.ndarray) -> None:
         before = self.energised_customers

@@ -543,7 +543,8 @@ class OutageManager(AmiChecks, InterruptionRows):
         rec.crew_activity = report.kind.value
         if report.kind == ReportKind.found:
             rec.cause, rec.line = report.cause or rec.cause, report.line or rec.line
-            rec.note(now, f"crew {report.crew} found the fault on {report.line} ({report.cause})")
+            rec.note(now, f"crew {report.crew} found the fault on {report.line} ({report.cause})" if report.line
+                     else f"crew {report.crew} found {report.device} open")
             if report.device and report.device != rec.device:
                 k = self._relocate(k, report.device, now)
                 rec = self.records[k]
