@@ -224,3 +224,27 @@ def test_a_fault_the_model_cannot_hold_is_refused_before_it_stops_the_world():
         world.inject(Fault(str(net.line.ids[0]), location=1.5), at_s=10.0)
     world.run_to(100.0)  # nothing was scheduled: the world runs on
     assert not world.grid.outages
+
+
+def test_an_outage_left_behind_two_fuses_when_the_recloser_closes_is_one_outage_per_fuse():
+    net, topo = fused_lateral()[:2]
+    world = World(net, seed=1, resolve=False)
+    grid = world.grid
+    recloser = "S01-F1-RCL"
+    fuses = [f for f in net.switch.ids.tolist() if str(f).startswith("S01-F1-FU")
+             and topo.upstream_protective(f"switch.{f}") == recloser][:2]
+    lines = {}
+    for f in fuses:  # a fault standing below each fuse
+        below = set(topo.buses_below(f"switch.{f}").tolist())
+        lines[f] = next(str(l) for l, b in zip(net.line.ids, net.line["to_bus"]) if net.bus.position(str(b)) in below)
+        grid.faults[lines[f]] = Fault(lines[f], permanent=True)
+    grid.operate(10.0, recloser, open_=True, why="test", line=lines[fuses[0]])
+    for f in fuses:
+        grid.operate(11.0, f, open_=True, why="test")
+    grid.operate(20.0, recloser, open_=False, why="test")
+    standing = [o for o in grid.outages if np.isnan(o.restored_s)]
+    assert sorted(o.isolated_by for o in standing) == sorted(fuses)
+    for o in standing:
+        assert o.start_s == 10.0 and o.line == lines[o.isolated_by]
+        assert set(o.remaining.tolist()) == set(topo.customers_downstream(f"switch.{o.isolated_by}").tolist())
+    assert sum(len(o.remaining) for o in standing) == int(np.count_nonzero(~grid.energised_customers))

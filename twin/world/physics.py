@@ -210,9 +210,55 @@ class GridState:
         self.changed_s = now_s
         self._energisation_changed(now_s, device, why, line, self._energised_after(row, open_))
         if not open_:  # closed with a device above still open: that one isolates its outages now
-            for o in self.outages:
+            for k, o in enumerate(self.outages):
                 if o.isolated_by == device and math.isnan(o.restored_s) and len(o.remaining):
-                    o.isolated_by = self._isolating(int(o.remaining[0]))
+                    self._reisolate(k)
+
+    def _reisolate(self, k: int) -> None:
+        """Outage ``k``'s customers still out, by the open device nearest above each: those of
+        the first stay in it; those behind another device (a second fuse that blew in the same
+        recloser sequence) become an outage of their own, since the same start, for the fault
+        standing in that device's section."""
+        o = self.outages[k]
+        by = self._isolating_many(o.remaining)
+        keep = by[0]
+        o.isolated_by = keep
+        for name in sorted(set(by.tolist()) - {keep}):
+            part = o.remaining[by == name]
+            o.remaining = o.remaining[by != name]
+            by = by[by != name]
+            self._outage_of[part] = len(self.outages)
+            self.outages.append(Outage(device=o.device, line=self._fault_below(name), start_s=o.start_s,
+                                       customers=part, remaining=part, isolated_by=name))
+
+    def _isolating_many(self, customers: np.ndarray) -> np.ndarray:
+        """Per customer, the open switching device nearest above it ('' for none): :meth:`_isolating`
+        for many, from the subtrees of the open devices in the normal configuration."""
+        topo = self.normal_topology()
+        pos = topo.tin[self.net.bus.index(self.net.service_point["bus"][customers])]
+        best = np.full(len(customers), "", object)
+        depth = np.full(len(customers), -1)
+        sw = self.net.switch
+        for row in np.flatnonzero(self.switch_open).tolist():
+            name = str(sw.ids[row])
+            for e in topo.edges_of(f"switch.{name}").tolist():
+                child = next((b for b in (topo.edge_to[e], topo.edge_from[e]) if topo.parent_edge[b] == e), -1)
+                if child < 0:
+                    continue  # not on the normal tree (a tie)
+                lo = int(topo.tin[child])
+                inside = (pos >= lo) & (pos < lo + int(topo.size[child])) & (lo > depth)
+                best[inside], depth[inside] = name, lo
+        return best
+
+    def _fault_below(self, device: str) -> str:
+        """A fault standing in the section below a switching device ('' for none)."""
+        if not device or not self.faults:
+            return ""
+        topo = self.normal_topology()
+        below = set(topo.buses_below(f"switch.{device}").tolist())
+        lines = self.net.line
+        return next((line for line in sorted(self.faults)
+                     if int(self.net.bus.position(str(lines["to_bus"][lines.position(line)]))) in below), "")
 
     def open_above(self, device: str) -> str:
         """The open switching device nearest above a switching device or a transformer (on the
@@ -247,7 +293,7 @@ class GridState:
                 if not len(o.remaining):
                     o.restored_s = now_s
                 else:
-                    o.isolated_by = self._isolating(int(o.remaining[0]))
+                    self._reisolate(k)
             self._outage_of[back] = -1
             self.events.publish(now_s, EventKind.restore, device=device, customers=int(len(back)), why=why)
 
