@@ -280,3 +280,16 @@ def test_a_late_scada_open_under_a_device_predicted_from_old_calls_is_one_confir
     assert rec.device == "S01-F1-RCL" and rec.state == OutageState.confirmed and rec.confirmed_by == "scada"
     assert set(oms.customers_of(rec.id).tolist()) == set(model.customers_below("S01-F1-RCL").tolist())
     assert all(r.reason != f"merged into {r.id} at {r.device}" for r in oms.records)
+
+
+def test_customers_who_call_from_below_a_device_believed_open_with_no_outage_for_it_are_counted(net):
+    clock = Clock()
+    model = OperationsModel(net)
+    model.apply("S01-F1-RCL", True, Source.scada, 0.0, cause="protective")  # before the outage manager
+    oms = OutageManager(model, clock)
+    assert not model.customer_live[_under(oms, "S01-F1-T0029")] and not oms.outages()
+    callers = [_under(oms, t) for t in ("S01-F1-T0029", "S01-F1-T0030")]
+    oms.on_calls([_call(net, c, 100.0, n) for n, c in enumerate(callers)])
+    clock.run_to(200.0)
+    (rec,) = oms.outages()
+    assert set(callers) <= set(oms.customers_of(rec.id).tolist())

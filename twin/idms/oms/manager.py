@@ -353,8 +353,11 @@ class OutageManager(AmiChecks, InterruptionRows):
     # -- evidence and prediction ------------------------------------------------------------------
 
     def _evidence(self, c: int, time_s: float, kind: int) -> None:
-        if not self.model.customer_live[c]:
-            return  # believed out already, in a confirmed outage's count
+        """Customer ``c``, in no outage, said they are out (or their meter did): pending evidence,
+        even where the model believes them cut off already (an open device with no outage
+        recorded for it, as after a restart from a store without it: they must still be counted)."""
+        if self.owner[c] >= 0:
+            return  # in an outage's count already
         if np.isnan(self._ev_s[c]) or time_s < self._ev_s[c]:
             self._ev_s[c] = time_s
         self._ev_kind[c] |= kind
@@ -478,6 +481,8 @@ class OutageManager(AmiChecks, InterruptionRows):
         if self._also_free is not None:
             live = live | self._also_free[everyone]
         free = everyone[(self.owner[everyone] < 0) & live]
+        if len(evidence):  # those who said so are out, whatever the model believes
+            free = np.union1d(free, evidence[self.owner[evidence] < 0])
         starts = np.where(np.isnan(self._ev_s[free]), start, np.minimum(self._ev_s[free], start))
         self._reopen_or_add(k, free, starts)
         kinds = self._ev_kind[evidence]
