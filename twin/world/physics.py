@@ -232,8 +232,8 @@ class GridState:
                                        customers=part, remaining=part, isolated_by=name))
 
     def _isolating_many(self, customers: np.ndarray) -> np.ndarray:
-        """Per customer, the open switching device nearest above it ('' for none): :meth:`_isolating`
-        for many, from the subtrees of the open devices in the normal configuration."""
+        """Per customer, the open switching device nearest above it on its normal path to the
+        source ('' for none), from the subtrees of the open devices in the normal configuration."""
         topo = self.normal_topology()
         pos = topo.tin[self.net.bus.index(self.net.service_point["bus"][customers])]
         best = np.full(len(customers), "", object)
@@ -296,16 +296,6 @@ class GridState:
                     self._reisolate(k)
             self._outage_of[back] = -1
             self.events.publish(now_s, EventKind.restore, device=device, customers=int(len(back)), why=why)
-
-    def _isolating(self, customer: int) -> str:
-        """The open switching device nearest above a customer (on its normal path to the source)."""
-        bus = str(self.net.service_point["bus"][customer])
-        sw = self.net.switch
-        for ref in self.normal_topology().path_to_source(f"bus.{bus}"):
-            table, _, name = ref.partition(".")
-            if table == "switch" and self.switch_open[sw.position(name)]:
-                return name
-        return ""
 
     def repair(self, now_s: float, line: str) -> None:
         """A crew has repaired the line: its standing fault is gone (devices stay as they are)."""
