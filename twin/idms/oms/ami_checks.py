@@ -189,7 +189,6 @@ class AmiChecks:
         outage: see :meth:`_explained_answered`."""
         tree = self.tree
         mates = []
-        asked = set(customers.tolist())
         for leaf in np.unique(tree.leaf[customers]).tolist():
             if leaf < 0:
                 continue
@@ -198,7 +197,6 @@ class AmiChecks:
                             & ~np.isin(around, customers)]
             mates.append(self._sample(around))
         mates = np.concatenate(mates) if mates else np.empty(0, np.int64)
-        mates = mates[[c not in asked for c in mates.tolist()]] if len(mates) else mates
         self._ping(np.concatenate([customers, mates]), lambda reply, cs=customers: self._explained_answered(cs, reply))
 
     def _explained_answered(self, customers: np.ndarray, reply: AmiReply) -> None:
