@@ -29,7 +29,7 @@ from twin.world.physics import Fault
 from twin.world.territory import generate_territory
 
 RECLOSER = "S01-F1-RCL"
-FUSE = "S01-F1-FU008"  # 10 transformers, 76 customers; on feeder F1 but not below its recloser
+FUSE = "S01-F1-FU008"  # 10 transformers, 76 customers, below S01-F1-RCL
 FUSE_BELOW_RECLOSER = "S01-F1-FU017"  # 16 transformers, 118 customers below S01-F1-RCL
 CHILD = Path(__file__).with_name("_oms_child.py")
 REPO = Path(__file__).resolve().parents[2]

@@ -210,7 +210,10 @@ class GridState:
         self.changed_s = now_s
         self._energisation_changed(now_s, device, why, line, self._energised_after(row, open_))
         if not open_:  # closed with a device above still open: that one isolates its outages now
-            for k, o in enumerate(self.outages):
+            below = self.normal_topology().customers_downstream(f"switch.{device}")
+            still = self._outage_of[below[~self.energised_customers[below]]]
+            for k in np.unique(still[still >= 0]).tolist():
+                o = self.outages[k]
                 if o.isolated_by == device and math.isnan(o.restored_s) and len(o.remaining):
                     self._reisolate(k)
 
