@@ -58,3 +58,21 @@ def test_a_fuse_hidden_until_its_own_repair_is_not_counted_and_a_later_lockout_d
                  {"R": [(5001.0, RECLOSER, True), (6000.0, RECLOSER, False)], "F": [(7000.0, FUSE, True)]})
     acc = prediction_accuracy(later, within_s=300.0, until_s=20000.0)
     assert acc.nested == 0 and acc.exact_share == 0.5  # the fuse was there to find from 1000 s
+
+
+def test_a_recloser_that_trips_again_as_it_closes_hides_the_fuse_anew(world):
+    # the recloser closed at 4000 s into another fault on its section and locked out again at
+    # once; the fuse below could be told apart only from its second closing, at 7000 s
+    log = _log(world, [(FUSE, 1000.0, 20000.0), (RECLOSER, 1002.0, 4000.0), (RECLOSER, 4030.0, 7000.0)],
+               {"R": [(1003.0, RECLOSER, True), (4000.0, RECLOSER, False)],
+                "S": [(4100.0, RECLOSER, True), (7000.0, RECLOSER, False)],
+                "F": [(7200.0, FUSE, True)]})
+    acc = prediction_accuracy(log, within_s=300.0, until_s=30000.0)
+    assert acc.real_outages == 3 and acc.nested == 1 and acc.exact_share == 1.0
+    assert acc.p95_detect_s == 200.0  # the fuse 200 s after the recloser's second closing
+    stays = _log(world, [(FUSE, 1000.0, 20000.0), (RECLOSER, 1002.0, 4000.0), (RECLOSER, 6000.0, 7000.0)],
+                 {"R": [(1003.0, RECLOSER, True), (4000.0, RECLOSER, False)],
+                  "S": [(6001.0, RECLOSER, True), (7000.0, RECLOSER, False)],
+                  "F": [(7200.0, FUSE, True)]})  # closed for half an hour first: the fuse was there to find
+    acc = prediction_accuracy(stays, within_s=300.0, until_s=30000.0)
+    assert acc.exact_share == pytest.approx(2 / 3)

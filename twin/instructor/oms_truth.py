@@ -9,8 +9,9 @@ minutes after it began (a recloser that tripped and reclosed while a fuse below 
 per real outage, the first time the IDMS had an active record at exactly that device (its
 *detection*), counted from when it could be seen: a fuse that blew while the recloser above it
 locked out (within the settling time) is hidden behind the recloser's outage, with no meter or
-customer below it able to tell it apart, until the recloser closes; its clock starts then (one
-hidden until its own repair is not counted: ``hidden``). Over the session:
+customer below it able to tell it apart, until the recloser closes and stays closed (one that
+trips again as it closes, into another fault on its section, hides the fuse anew); its clock
+starts then (one hidden until its own repair is not counted: ``hidden``). Over the session:
 
 * ``exact_share``: real outages detected exactly within ``within_s`` of their start, and
   ``exact_share_ami_up`` the same among those whose meters the AMI head-end could mostly reach
@@ -138,13 +139,8 @@ def prediction_accuracy(log: PredictionLog, *, within_s: float = 300.0, sustaine
         restored = end if math.isnan(o.restored_s) else o.restored_s
         if restored - o.start_s < sustained_s or o.start_s > end - within_s:
             continue
-        seen_s = o.start_s  # when it could be told apart: once every outage above it that began with it is over
-        for a in above.get(device, ()):
-            for j in by_device.get(a, ()):
-                u = outages[j]
-                u_end = end if math.isnan(u.restored_s) else u.restored_s
-                if u.start_s <= o.start_s + log.settle_s and u_end > o.start_s:
-                    seen_s = max(seen_s, u_end)
+        seen_s = _seen(o.start_s, [outages[j] for a in above.get(device, ()) for j in by_device.get(a, ())],
+                       log.settle_s, end)
         if seen_s >= restored:
             hidden += 1
             continue
@@ -167,6 +163,22 @@ def prediction_accuracy(log: PredictionLog, *, within_s: float = 300.0, sustaine
                     exact_share_ami_up=float(np.mean(d[up] <= within_s)) if up.any() else 1.0,
                     ami_up=int(np.count_nonzero(up)),
                     inside_premise_crews=len(log.crew_to_nothing), records=records, nested=nested, hidden=hidden)
+
+
+def _seen(start_s: float, upstream: list, settle_s: float, end_s: float) -> float:
+    """When an outage that began at ``start_s`` could first be told apart from the ``upstream``
+    outages (of devices above it): once none of them is open, nor opens again within ``settle_s``
+    (a recloser closed into another fault on its section trips again at once, and its lockout
+    hides the fuse below it anew)."""
+    seen_s = start_s
+    moved = True
+    while moved:
+        moved = False
+        for u in upstream:
+            u_end = end_s if math.isnan(u.restored_s) else u.restored_s
+            if u.start_s <= seen_s + settle_s and u_end > seen_s:
+                seen_s, moved = u_end, True
+    return seen_s
 
 
 def _ancestors(world) -> dict[str, list[str]]:
