@@ -164,6 +164,14 @@ def test_pings_and_reads_answer_for_energised_reachable_meters_only():
     v = read.value
     assert v.answered.all() and v.time_s == pytest.approx(300.0 + np.nanmax(v.delay_s))
     assert np.all((v.v_pu > 0.9) & (v.v_pu < 1.1))
+    dark = fleet.ping(np.concatenate([lit[:10], lit[10:]]))  # some out of reach: not waited for
+    world.run_to(900.0)
+    d = dark.value
+    assert not d.routed[:10].any() and d.answered[10:].all()
+    assert d.time_s == pytest.approx(600.0 + np.nanmax(d.delay_s)) and d.time_s < 600.0 + fleet.params.ping_timeout_s
+    nowhere = fleet.ping(lit[:10])
+    world.run_to(1200.0)
+    assert nowhere.value.time_s == pytest.approx(900.0)  # no route to any: answered at once
 
 
 def test_the_same_seed_gives_the_same_messages_bit_for_bit():

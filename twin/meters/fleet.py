@@ -22,7 +22,8 @@ RF-mesh AMI system, not measurements of one):
 * **Pings and reads**: :meth:`MeterFleet.ping` and :meth:`MeterFleet.read_voltage` are SimPy
   processes whose value is the answer. Only an energised, reachable meter can answer (a meter
   without power has no radio): no answer within ``ping_timeout_s`` means out, unreachable or lost,
-  the ambiguity the IDMS has to live with.
+  the ambiguity the IDMS has to live with. A meter the head-end has no route to (its collectors
+  down) is not waited for: the head-end knows at once, and says so (``routed``).
 * **Brown-outs**: a meter below ``low_voltage_pu`` (0.917 pu, 110 V: ANSI C84.1 range B) for
   ``low_voltage_persist_s`` (300 s) while it has power sends a *low voltage* exception, and
   *voltage normal* once back above the threshold plus ``low_voltage_hysteresis_pu``, through the
@@ -405,7 +406,9 @@ class MeterFleet:
         v = self._voltages()[rows] if read else None
         if read:
             answered &= ~np.isnan(v)
-        wait = float(delay.max()) if n and answered.all() else (p.ping_timeout_s if n else 0.0)
+        # the head-end waits for the meters it has a route to; one it has none to fails at once
+        waited = answered[routed]
+        wait = float(delay[answered].max(initial=0.0)) if waited.all() else p.ping_timeout_s
         yield env.timeout(wait)
         delay = np.where(answered, delay, np.nan)
         if read:
