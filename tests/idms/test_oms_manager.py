@@ -61,14 +61,17 @@ class Ami:
         self.asked.append((list(meters), callback))
         return len(self.asked)
 
-    def answer(self, t: float, energised=frozenset()) -> set[str]:
-        """Answer every ping asked so far (the meters in ``energised`` answer); the meters asked."""
+    def answer(self, t: float, energised=frozenset(), dark=frozenset()) -> set[str]:
+        """Answer every ping asked so far (the meters in ``energised`` answer, those in ``dark``
+        the head-end has no route to); the meters asked."""
         asked, self.asked = self.asked, []
         meters = set()
         for n, (ms, callback) in enumerate(asked):
             meters.update(ms)
             callback(AmiReply(n, RequestKind.ping, t, tuple(
-                MeterAnswer(m, self.sp[m], m in energised, 10.0 if m in energised else float("nan")) for m in ms)))
+                MeterAnswer(m, self.sp[m], m in energised and m not in dark,
+                            10.0 if m in energised and m not in dark else float("nan"), routed=m not in dark)
+                for m in ms)))
         return meters
 
 
@@ -293,3 +296,32 @@ def test_customers_who_call_from_below_a_device_believed_open_with_no_outage_for
     clock.run_to(200.0)
     (rec,) = oms.outages()
     assert set(callers) <= set(oms.customers_of(rec.id).tolist())
+
+
+def test_a_check_asks_the_meters_it_can_reach_not_those_found_out_of_reach(net):
+    # a call predicts its transformer; that check's meters (its mates, and the fuse's other
+    # customers as the control) prove out of reach: the AMI network is down over part of the fuse.
+    # A second call predicts the fuse: its check asks other meters below it, and their answers
+    # withdraw the prediction
+    ami = Ami(net)
+    clock, _, oms = _manager(net, ami=ami)
+    a, b = _two_callers(net, oms)
+    meter = net.service_point["meter"]
+    oms.on_calls([_call(net, a, 0.0, 1)])
+    clock.run_to(31.0)
+    ami.answer(35.0, dark={str(meter[a])})  # the call's own ping: no route
+    clock.run_to(70.0)
+    (rec,) = oms.outages()
+    assert rec.device_kind == "transformer" and ami.asked
+    dark = ami.answer(75.0, dark=set(ami.asked[-1][0]))
+    oms.on_calls([_call(net, b, 100.0, 2)])
+    clock.run_to(131.0)
+    ami.answer(135.0, dark={str(meter[b])})
+    clock.run_to(170.0)
+    (rec,) = oms.outages()
+    assert rec.device == FUSE and ami.asked
+    asked = set(ami.asked[-1][0])
+    assert asked and not asked & dark  # none of those found out of reach
+    ami.answer(175.0, energised=asked)
+    clock.run_to(176.0)
+    assert oms.get(rec.id).state == OutageState.cancelled

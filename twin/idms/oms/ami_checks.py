@@ -71,7 +71,25 @@ class AmiChecks:
     def _ping(self, customers: np.ndarray, callback: Callable[[AmiReply], None]) -> None:
         assert self.ami is not None
         self.pings += 1
-        self.ami.ping([str(m) for m in self._meter[customers].tolist()], callback)
+
+        def answered(reply: AmiReply) -> None:
+            self._learn_routes(reply)
+            callback(reply)
+
+        self.ami.ping([str(m) for m in self._meter[customers].tolist()], answered)
+
+    def _learn_routes(self, reply: AmiReply) -> None:
+        """Note, per meter in a reply, whether the head-end had a route to it (when it had none)."""
+        now = self.clock.now()
+        for a in reply.answers:
+            c = self._customer_of_meter.get(a.meter)
+            if c is not None:
+                self._no_route_s[c] = -np.inf if a.routed else now
+
+    def _routable(self, customers: np.ndarray) -> np.ndarray:
+        """Those of ``customers`` whose meters no ping has found out of reach in the last
+        ``recheck_s`` (a check asks meters it can hear from, not the dark part of the AMI network)."""
+        return customers[self._no_route_s[customers] < self.clock.now() - self.rules.recheck_s]
 
     def _silent(self, reply: AmiReply) -> np.ndarray:
         """Customer rows of the meters that did not answer though the head-end had a route to them."""
@@ -100,11 +118,12 @@ class AmiChecks:
     def _check(self, k: int, node: int, now: float) -> None:
         """Ping, in one request, meters below the predicted device where nothing was heard from
         (in branches below it with no evidence: if the device is out they are too), and meters
-        around it (its parent's other customers, not in an outage) as the control."""
+        around it (its parent's other customers, not in an outage) as the control; none found out
+        of reach lately (where the AMI network is down below it, nothing is asked)."""
         tree = self.tree
         mine = np.flatnonzero(self.owner == k)
         spoke = self._said_kind[mine] > 0
-        said, unheard = mine[spoke], mine[~spoke]
+        said, unheard = mine[spoke], self._routable(mine[~spoke])
         branch = np.array([self._branch(node, c) for c in unheard.tolist()], np.int64)
         heard_from = {self._branch(node, c) for c in said.tolist()} - {node}  # customers at the node itself count
         quiet = unheard[~np.isin(branch, list(heard_from))] if len(unheard) else unheard
@@ -112,10 +131,10 @@ class AmiChecks:
             quiet = unheard
         below = self._sample(quiet)
         if len(below) < self.rules.ping_sample:
-            below = np.concatenate([below, self._sample(said)[:self.rules.ping_sample - len(below)]])
+            below = np.concatenate([below, self._sample(self._routable(said))[:self.rules.ping_sample - len(below)]])
         parent = int(tree.parent[node])
         around = tree.customers_below(parent) if parent >= 0 else np.empty(0, np.int64)
-        around = around[(self.owner[around] < 0) & self.model.customer_live[around]]
+        around = self._routable(around[(self.owner[around] < 0) & self.model.customer_live[around]])
         control = self._sample(around)
         if not len(below):
             return
@@ -180,7 +199,7 @@ class AmiChecks:
             elif self.owner[c] < 0:
                 self._ev_kind[c] |= _SILENT
                 self._pending.add(c)
-        self._schedule_prediction()
+        self._schedule_prediction(now=True)  # the call is in and checked: nothing more to wait for
         self._flush()
 
     def _ask_still_out(self, customers: np.ndarray) -> None:

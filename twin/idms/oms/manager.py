@@ -103,6 +103,7 @@ class OutageManager(AmiChecks, InterruptionRows):
         self._pinged = np.zeros(n, bool)  # pinged once already on a call alone or a gasp from a finished interruption
         self._restored_row = np.full(n, -1, np.int64)  # its last interruption row, while verification may reopen it
         self._restored_at = np.full(n, np.nan)
+        self._no_route_s = np.full(n, -np.inf)  # when a ping last found no route to the meter
         self._power_back_s = np.full(n, -np.inf)  # the meter's last power-restore message (its time stamp)
         self._last_end = np.full(n, -np.inf)  # when its last interruption ended: the next begins no earlier
         self._pending: set[int] = set()
