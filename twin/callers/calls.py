@@ -286,6 +286,10 @@ class Callers:
                 later = self._lognormal(p.again_median_s, p.again_sigma, 1)
                 self._plan(now + later, np.array([row]), _AGAIN)
 
+    def call_now(self, row: int, reason: str = "no_power") -> None:
+        """Customer ``row`` calls now (a scenario's scripted call), ``reason`` a :class:`CallReason` value."""
+        self._place(int(row), _REASONS.index(CallReason(reason)), "")
+
     def told_restored(self, row: int) -> bool:
         """The call centre told customer ``row`` their power is back: one still out calls back to
         say it is not (a repeat call, ``answer_delay_median_s`` later, void if power returns

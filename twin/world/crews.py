@@ -228,6 +228,7 @@ class Crews:
         self.on_duty = np.zeros(n, bool)
         self.duty_until_s = np.zeros(n)  # when the crew's duty ends (it finishes its job first)
         self.called = np.zeros(n, bool)  # called out, on the way to the depot
+        self.sick = np.zeros(n, bool)  # called in sick: off for the rest of the session
         self.rng = world.streams("crews")
         self._callout_rng = world.streams("crew_callout")
         self.waiting: list[_Job] = []
@@ -278,9 +279,21 @@ class Crews:
         hour = (self._start_h + now / 3600.0) % 24.0
         return now + (sh.hours - (hour - sh.start_h) % 24.0) * 3600.0
 
+    def call_in_sick(self, crew: str) -> None:
+        """Crew ``crew`` is off for the rest of the session: it finishes the job it is on, then
+        goes home, and is neither on a later shift nor called out."""
+        c = self._row(crew)
+        self.sick[c] = True
+        self.duty_until_s[c] = min(self.duty_until_s[c], self.world.now)
+        self.world.events.publish(self.world.now, EventKind.shift, crew=crew, action="called in sick")
+        if self.on_duty[c] and not self.busy[c]:
+            self._go_home(c)
+
     def _come_on(self, crews: np.ndarray, until_s: float, *, announce: bool = True) -> None:
         """Crews go on duty (at their depot, unless already on) until ``until_s`` at least."""
         for c in crews.tolist():
+            if self.sick[c]:
+                continue
             was = bool(self.on_duty[c])
             self.duty_until_s[c] = max(self.duty_until_s[c], until_s) if was else until_s
             self.on_duty[c] = True  # before the event: a listener reads the roster as it is now
@@ -300,7 +313,7 @@ class Crews:
         """Call crews off duty in (all of them by default): each reports at its depot after the
         call-out delay. Returns the crews called."""
         rows = np.arange(len(self.ids)) if crews is None else np.array([self._row(c) for c in crews], np.int64)
-        rows = rows[~self.on_duty[rows] & ~self.called[rows]]
+        rows = rows[~self.on_duty[rows] & ~self.called[rows] & ~self.sick[rows]]
         delay = self.params.callout_delay_s * self._callout_rng.uniform(0.75, 1.25, len(rows))
         for c, d in zip(rows.tolist(), delay.tolist()):
             self.called[c] = True

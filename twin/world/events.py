@@ -50,6 +50,7 @@ class EventKind(str, enum.Enum):
     call = "call"  # a customer called the trouble line
     overload = "overload"  # overloaded equipment failed (a transformer) or a fuse melted under load
     comms = "comms"  # a communication site (cellular, AMI collector) went down or came back
+    scripted = "scripted"  # a scenario's scripted event took place (the instructor's script)
 
 
 @dataclass(frozen=True)

@@ -81,11 +81,14 @@ class WorldParts:
 
 def build_world(net: Network, *, hours: float = 24.0, storm: str | None = None, seed: int = 0,
                 start: datetime = DEFAULT_START, auto_dispatch: bool = True,
-                events_path: str | Path | None = None) -> WorldParts:
+                events_path: str | Path | None = None, storm_bounds: tuple[float, float, float, float] | None = None,
+                storm_start_s: float = 0.0, crew_params=None) -> WorldParts:
     """The world with its meters, callers, devices, crews (``auto_dispatch``: the world's own
-    dispatcher sends them; False when an IDMS does), controls, loads and weather, and ``hours``
-    of ``storm``'s faults injected (a built-in storm's name, None: blue sky); ``events_path``: a
-    JSON-lines file that gets every event from the first."""
+    dispatcher sends them; False when an IDMS does; ``crew_params`` a
+    :class:`~twin.world.crews.CrewParameters`), controls, loads and weather, and ``hours`` of
+    ``storm``'s faults injected (a built-in storm's name, None: blue sky; placed over
+    ``storm_bounds`` (x0, y0, x1, y1 in m; default the whole territory), beginning
+    ``storm_start_s`` in); ``events_path``: a JSON-lines file that gets every event from the first."""
     from twin.callers.calls import Callers
     from twin.world.controls import Controls
     from twin.field_devices.devices import FieldDevices
@@ -111,7 +114,8 @@ def build_world(net: Network, *, hours: float = 24.0, storm: str | None = None, 
     world.events.subscribe(lambda e: callers.report_wires_down(e.data["line"], e.time_s)
                            if e.kind == EventKind.fault and e.data.get("wire_down") else None)
     indicators = FaultIndicators(world)  # the crews find it as world.fault_indicators
-    crews = Crews(world, auto_dispatch=auto_dispatch)
+    crews = Crews(world, crew_params, auto_dispatch=auto_dispatch) if crew_params is not None \
+        else Crews(world, auto_dispatch=auto_dispatch)
     Overloads(world)
     try:
         bounds = territory_bounds(net)
@@ -119,7 +123,7 @@ def build_world(net: Network, *, hours: float = 24.0, storm: str | None = None, 
         if storm:
             raise
         bounds = None
-    weather = builtin_storm(storm, bounds, start_s=0.0) if storm else None
+    weather = builtin_storm(storm, storm_bounds or bounds, start_s=storm_start_s) if storm else None
     centre = (0.0, 0.0) if bounds is None else ((bounds[0] + bounds[2]) / 2.0, (bounds[1] + bounds[3]) / 2.0)
     LoadModel(world, temperature=Temperature(world.calendar, world.streams("temperature"), storm=weather,
                                              centre_xy=centre, days=int(hours // 24) + 2))
