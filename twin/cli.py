@@ -71,7 +71,8 @@ def _parser() -> argparse.ArgumentParser:
                    "attached for the run, as a native model folder")
 
     r = sub.add_parser("run", help="a storm with the IDMS on the world, run by the automatic dispatcher, headless")
-    r.add_argument("model", help="OpenDSS master file, native model folder, or territory:N (N customers, generated)")
+    r.add_argument("model", help="a scenario (scenarios/*.yaml), OpenDSS master file, native model folder, or "
+                   "territory:N (N customers, generated)")
     r.add_argument("--storm", choices=["thunderstorm", "hurricane", "ice"], help="a built-in storm (default: blue sky)")
     r.add_argument("--hours", type=float, default=24.0, help="hours of weather; the run goes on until everyone "
                    "is restored (at most 72 h more)")
@@ -81,6 +82,13 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--no-ami", action="store_true", help="the IDMS without the AMI head-end (calls and SCADA only)")
     r.add_argument("--rules", choices=["normal", "storm"], help="outage prediction rules (default: storm in a storm)")
     r.add_argument("--store", type=Path, help="the IDMS's outage store (SQLite); an existing one is taken up again")
+
+    sc = sub.add_parser("scenario", help="storm scenarios (YAML)")
+    sc_sub = sc.add_subparsers(dest="action", required=True)
+    chk = sc_sub.add_parser("check", help="check scenario files: every problem, with its key, value and what is allowed")
+    chk.add_argument("files", nargs="+", type=Path)
+    chk.add_argument("--no-model", action="store_true", help="check the file alone, not the names it gives "
+                     "against its model")
 
     d = sub.add_parser("demo", help="generate, validate and query a territory and the IEEE feeders")
     d.add_argument("--out", type=Path, default=Path("out"), help="folder for generated models")
@@ -115,6 +123,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "run":
             return _run(args.model, storm=args.storm, hours=args.hours, seed=args.seed, report=args.report,
                         ami=not args.no_ami, rules=args.rules, store=args.store)
+        if args.command == "scenario":
+            return _scenario_check(args.files, check_model=not args.no_model)
         if args.command == "demo":
             from twin.demo import run_demo
 
@@ -226,13 +236,18 @@ def _simulate(model: str, *, hours: float, storm: str | None, seed: int, events:
 def _run(model: str, *, storm: str | None, hours: float, seed: int, report: Path | None, ami: bool,
          rules: str | None, store: Path | None) -> int:
     """World and IDMS through a storm, the automatic dispatcher at the desk; prints the summary."""
-    from twin.errors import ModelError
     from twin.session import run_session
 
+    scenario = None
     if model.endswith((".yaml", ".yml")):
-        raise ModelError(f"{model}: scenario files are not read yet", component="scenario", element=model,
-                         fix="give a model (OpenDSS, native folder or territory:N) with --storm and --seed")
-    if model.startswith("territory:"):
+        from twin.instructor.scenario import load_scenario
+
+        scenario = load_scenario(model)
+        print(scenario.summary())
+        net = scenario.network()
+        if scenario.model is not None:
+            net = _ready_for_world(net, storm=scenario.storm, save_model=None)
+    elif model.startswith("territory:"):
         from twin.world.territory import generate_territory
 
         net = generate_territory(int(model.partition(":")[2].replace("_", "")), seed=seed)
@@ -240,7 +255,13 @@ def _run(model: str, *, storm: str | None, hours: float, seed: int, report: Path
         from twin.grid.io import load_model
 
         net = _ready_for_world(load_model(model), storm=storm, save_model=None)
-    session, summary = run_session(net, hours=hours, storm=storm, seed=seed, ami=ami, rules=rules, store=store)
+    if scenario is not None:
+        from twin.session import build_session
+
+        session = build_session(net, scenario=scenario, store=store, rules=rules)
+        session, summary = run_session(net, session=session)
+    else:
+        session, summary = run_session(net, hours=hours, storm=storm, seed=seed, ami=ami, rules=rules, store=store)
     print(summary.text())
     if report is not None:
         from twin.session import write_report
@@ -248,6 +269,23 @@ def _run(model: str, *, storm: str | None, hours: float, seed: int, report: Path
         for path in write_report(session, summary, report):
             print(f"wrote {path}")
     return 0
+
+
+def _scenario_check(files: list[Path], *, check_model: bool) -> int:
+    """``twin scenario check``: each file ok, or every problem it has; 1 if any has one."""
+    from twin.instructor.checks import DataError
+    from twin.instructor.scenario import load_scenario
+
+    bad = 0
+    for path in files:
+        try:
+            scenario = load_scenario(path, check_model=check_model)
+        except DataError as err:
+            bad += 1
+            print(err, file=sys.stderr)
+            continue
+        print(f"{path}: ok: {scenario.summary()}")
+    return 1 if bad else 0
 
 
 def _ready_for_world(net, *, storm: str | None, save_model: Path | None):

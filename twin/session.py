@@ -79,23 +79,41 @@ class SessionSummary:
 def build_session(net: Network, *, hours: float = 24.0, storm: str | None = None, seed: int = 0,
                   start: datetime = DEFAULT_START, ami: bool = True, rules: str | None = None,
                   store: str | Path | None = None, dispatcher: bool = True,
-                  events_path: str | Path | None = None) -> Session:
+                  events_path: str | Path | None = None, scenario=None) -> Session:
     """The world and the IDMS on it (see the module docstring); ``rules`` the outage prediction
-    rule set (default: ``storm`` under a storm, else ``normal``); ``store`` the outage store's file."""
+    rule set (default: ``storm`` under a storm, else ``normal``); ``store`` the outage store's file;
+    ``scenario`` a :class:`~twin.instructor.scenario.Scenario` (its storm, crews, IDMS settings and
+    scripted events; its ``net`` must be the one given)."""
     from twin.callers.call_centre_link import VirtualCallCentre
     from twin.field_devices.link import VirtualFieldLink
     from twin.meters.headend_link import VirtualHeadEnd
     from twin.world.clock_link import WorldClock
     from twin.world.workforce_link import VirtualWorkforce
 
+    extra = {}
+    if scenario is not None:
+        from twin.instructor.scenario import crew_parameters, feeder_bounds
+
+        hours, storm, seed, start, ami = scenario.hours, scenario.storm, scenario.seed, scenario.start, scenario.ami
+        rules = scenario.rules if isinstance(scenario.rules, str) else rules
+        extra = dict(storm_start_s=scenario.storm_starts_s, crew_params=crew_parameters(scenario),
+                     storm_bounds=feeder_bounds(net, scenario.storm_over) if scenario.storm_over else None)
     parts = build_world(net, hours=hours, storm=storm, seed=seed, start=start, auto_dispatch=False,
-                        events_path=events_path)
+                        events_path=events_path, **extra)
     world = parts.world
     idms = Idms(net, WorldClock(world), field=VirtualFieldLink(world, parts.devices, parts.indicators),
                 ami=VirtualHeadEnd(world, parts.fleet) if ami else None, calls=VirtualCallCentre(world),
                 workforce=VirtualWorkforce(world, parts.crews), store=store,
                 rules=rules or ("storm" if storm else "normal"))
+    if scenario is not None and not isinstance(scenario.rules, (str, type(None))):
+        from twin.idms.oms.rules import RuleSet
+
+        idms.oms.set_rules(RuleSet.from_mapping(scenario.rules))
     idms.start()
+    if scenario is not None:
+        from twin.instructor.scripted import schedule
+
+        schedule(scenario, parts, idms)
     auto = AutomaticDispatcher(idms) if dispatcher else None
     return Session(parts, idms, auto, float(hours), storm or "")
 
