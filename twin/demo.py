@@ -116,6 +116,32 @@ def run_demo(out: Path, *, customers: int = 20_000, seed: int = 1) -> int:
     print("  " + run.text().replace("\n", "\n  "))
     for path in write_report(session, run, out / "report"):
         print(f"  wrote {path}")
+
+    print("\n== 8. Storm scenarios: each checked, then the blue-sky lockout run ==")
+    status |= _scenarios()
+    return status
+
+
+def _scenarios() -> int:
+    """``twin scenario check scenarios/*.yaml``, then ``twin run scenarios/blue-sky-lockout.yaml``."""
+    from twin.instructor.checks import DataError
+    from twin.instructor.scenario import load_scenario
+    from twin.session import build_session, run_session
+
+    folder = Path(__file__).resolve().parents[1] / "scenarios"
+    status = 0
+    for path in sorted(folder.glob("*.yaml")):
+        try:
+            print(f"  {path.name}: ok: {load_scenario(path).summary()}")
+        except DataError as err:
+            print("  " + str(err).replace("\n", "\n  "))
+            status = 1
+    lockout = folder / "blue-sky-lockout.yaml"
+    if lockout.exists():
+        scenario = load_scenario(lockout)
+        net = scenario.network()
+        _, run = run_session(net, session=build_session(net, scenario=scenario))
+        print("  " + run.text().replace("\n", "\n  "))
     return status
 
 

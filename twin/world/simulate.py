@@ -168,8 +168,10 @@ def summarise(world: World, hours: float, storm: str, table, wall_s: float) -> W
     grid = world.grid
     interrupted = np.unique(np.concatenate([o.customers for o in grid.outages])) if grid.outages else np.zeros(0)
     momentary = sum(1 for o in grid.outages if not np.isnan(o.restored_s) and o.restored_s - o.start_s < 300.0)
+    scripted = [e for e in events if e.kind == EventKind.scripted and e.data.get("event") == "fault"]  # a scenario's
     return WorldSummary(
-        hours=hours, storm=storm, faults=len(table.time_s), permanent_faults=int(np.sum(table.permanent)),
+        hours=hours, storm=storm, faults=len(table.time_s) + len(scripted),
+        permanent_faults=int(np.sum(table.permanent)) + sum(bool(e.data["permanent"]) for e in scripted),
         customers=len(grid.energised_customers), customers_interrupted=len(interrupted), customer_minutes=minutes,
         momentary_events=momentary, last_gasps=kinds.count("last_gasp"), restores=kinds.count("power_restore"),
         calls=kinds.count("call"), repairs=sum(1 for e in events if e.kind == EventKind.crew
