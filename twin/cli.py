@@ -82,6 +82,13 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--no-ami", action="store_true", help="the IDMS without the AMI head-end (calls and SCADA only)")
     r.add_argument("--rules", choices=["normal", "storm"], help="outage prediction rules (default: storm in a storm)")
     r.add_argument("--store", type=Path, help="the IDMS's outage store (SQLite); an existing one is taken up again")
+    r.add_argument("--record", type=Path, help="record the session (a new SQLite file, e.g. recordings/NAME.twinrec)")
+
+    rp = sub.add_parser("replay", help="a recorded session: its timeline, or --verify it re-runs identically")
+    rp.add_argument("recording", type=Path)
+    rp.add_argument("--verify", action="store_true", help="re-run it headless and compare the event streams")
+    rp.add_argument("--from", dest="start_h", type=float, default=0.0, help="timeline from this hour")
+    rp.add_argument("--to", dest="end_h", type=float, help="timeline to this hour")
 
     sc = sub.add_parser("scenario", help="storm scenarios (YAML)")
     sc_sub = sc.add_subparsers(dest="action", required=True)
@@ -122,7 +129,9 @@ def main(argv: list[str] | None = None) -> int:
                              save_model=args.save_model)
         if args.command == "run":
             return _run(args.model, storm=args.storm, hours=args.hours, seed=args.seed, report=args.report,
-                        ami=not args.no_ami, rules=args.rules, store=args.store)
+                        ami=not args.no_ami, rules=args.rules, store=args.store, record=args.record)
+        if args.command == "replay":
+            return _replay(args.recording, check=args.verify, start_h=args.start_h, end_h=args.end_h)
         if args.command == "scenario":
             return _scenario_check(args.files, check_model=not args.no_model)
         if args.command == "demo":
@@ -234,40 +243,81 @@ def _simulate(model: str, *, hours: float, storm: str | None, seed: int, events:
 
 
 def _run(model: str, *, storm: str | None, hours: float, seed: int, report: Path | None, ami: bool,
-         rules: str | None, store: Path | None) -> int:
+         rules: str | None, store: Path | None, record: Path | None = None) -> int:
     """World and IDMS through a storm, the automatic dispatcher at the desk; prints the summary."""
     from twin.session import run_session
 
-    scenario = None
     if model.endswith((".yaml", ".yml")):
-        from twin.instructor.scenario import load_scenario
-
-        scenario = load_scenario(model)
-        print(scenario.summary())
-        net = scenario.network()
-        if scenario.model is not None:
-            net = _ready_for_world(net, storm=scenario.storm, save_model=None)
-    elif model.startswith("territory:"):
-        from twin.world.territory import generate_territory
-
-        net = generate_territory(int(model.partition(":")[2].replace("_", "")), seed=seed)
+        meta = {"scenario": Path(model).read_text(encoding="utf-8") if Path(model).exists() else "",
+                "scenario_file": str(Path(model).resolve()), "rules": rules}
     else:
-        from twin.grid.io import load_model
+        meta = {"model": model if model.startswith("territory:") else str(Path(model).resolve()), "storm": storm,
+                "hours": hours, "seed": seed, "ami": ami, "rules": rules}
+    net, session = session_from(meta, store=store, model_file=model)
+    recorder = None
+    if record is not None:
+        from twin.instructor.recording import Recorder
 
-        net = _ready_for_world(load_model(model), storm=storm, save_model=None)
-    if scenario is not None:
-        from twin.session import build_session
-
-        session = build_session(net, scenario=scenario, store=store, rules=rules)
-        session, summary = run_session(net, session=session)
-    else:
-        session, summary = run_session(net, hours=hours, storm=storm, seed=seed, ami=ami, rules=rules, store=store)
+        recorder = Recorder(record, meta).attach(session)
+    session, summary = run_session(net, session=session)
+    if recorder is not None:
+        recorder.close(end_s=session.world.now)
+        print(f"recorded {recorder.seq:,} events to {record}")
     print(summary.text())
     if report is not None:
         from twin.session import write_report
 
         for path in write_report(session, summary, report):
             print(f"wrote {path}")
+    return 0
+
+
+def session_from(meta: dict, *, store: Path | None = None, model_file: str | None = None):
+    """``(net, session)`` for a run's settings (as a recording's meta keeps them): a scenario's
+    text, or a model (``territory:N`` or a file) with its storm, hours, seed and IDMS settings."""
+    from twin.session import build_session
+
+    if "scenario" in meta:
+        from twin.instructor.scenario import load_scenario, parse_scenario
+
+        if model_file is not None:
+            scenario = load_scenario(model_file)
+            print(scenario.summary())
+        else:
+            import yaml
+
+            scenario = parse_scenario(yaml.safe_load(meta["scenario"]), source=meta["scenario_file"])
+        net = scenario.network()
+        if scenario.model is not None:
+            net = _ready_for_world(net, storm=scenario.storm, save_model=None)
+        return net, build_session(net, scenario=scenario, store=store, rules=meta.get("rules"))
+    model, seed = str(meta["model"]), int(meta["seed"])
+    if model.startswith("territory:"):
+        from twin.world.territory import generate_territory
+
+        net = generate_territory(int(model.partition(":")[2].replace("_", "")), seed=seed)
+    else:
+        from twin.grid.io import load_model
+
+        net = _ready_for_world(load_model(model), storm=meta.get("storm"), save_model=None)
+    return net, build_session(net, hours=float(meta["hours"]), storm=meta.get("storm"), seed=seed,
+                              ami=bool(meta.get("ami", True)), rules=meta.get("rules"), store=store)
+
+
+def _replay(path: Path, *, check: bool, start_h: float, end_h: float | None) -> int:
+    """``twin replay``: the recorded timeline (or, with ``--verify``, the re-run compared)."""
+    from twin.instructor.recording import Recording, verify
+
+    if check:
+        same, text = verify(path, lambda meta: session_from(meta))
+        print(f"{path}: {text}")
+        return 0 if same else 1
+    recording = Recording(path)
+    for row in recording.rows():
+        if row.sim_s >= start_h * 3600.0 and (end_h is None or row.sim_s <= end_h * 3600.0):
+            print(f"{row.sim_s / 3600.0:8.3f} h  {row.source:10s} {row.kind:14s} {row.data}")
+    if not recording.complete:
+        print(f"(the session stopped at {recording.last_sim_s() / 3600.0:.3f} h without finishing)")
     return 0
 
 

@@ -1,0 +1,87 @@
+"""Session recordings: written as the session runs, replayed identically (and a tampered one
+found out), and a session killed with SIGKILL mid-storm leaves a recording that replays up to its
+last event."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from twin.cli import main, session_from
+from twin.instructor.recording import Recorder, Recording, RecordingError, verify
+
+ROOT = Path(__file__).resolve().parents[2]
+META = {"model": "territory:5000", "storm": "hurricane", "hours": 12.0, "seed": 2, "ami": True, "rules": None}
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory):
+    path = tmp_path_factory.mktemp("rec") / "storm.twinrec"
+    assert main(["run", "territory:5000", "--storm", "hurricane", "--hours", "12", "--seed", "2",
+                 "--record", str(path)]) == 0
+    return path
+
+
+def test_a_recorded_session_holds_world_and_idms_events_and_replays_identically(recorded):
+    rec = Recording(recorded)
+    rows = rec.rows()
+    sources = {r.source for r in rows}
+    assert rec.complete and sources == {"world", "idms"} and len(rows) > 500
+    assert [r.seq for r in rows] == list(range(1, len(rows) + 1))
+    assert all(a.sim_s <= b.sim_s for a, b in zip(rows, rows[1:]))  # in the order they happened
+    same, text = verify(recorded, session_from)
+    assert same and text.startswith("identical") and "the whole session" in text
+
+
+def test_a_recording_that_differs_from_its_re_run_says_where(recorded, tmp_path):
+    tampered = tmp_path / "tampered.twinrec"
+    tampered.write_bytes(recorded.read_bytes())
+    db = sqlite3.connect(tampered)
+    (seq,) = db.execute("SELECT MIN(seq) FROM events WHERE kind = 'protection'").fetchone()
+    db.execute("UPDATE events SET data = '{\"device\": \"elsewhere\"}' WHERE seq = ?", (seq,))
+    db.commit()
+    db.close()
+    same, text = verify(tampered, session_from)
+    assert not same and f"first difference at event {seq}" in text and "elsewhere" in text
+    assert main(["replay", str(tampered), "--verify"]) == 1
+
+
+def test_recordings_are_never_overwritten(recorded):
+    with pytest.raises(RecordingError, match="never overwritten"):
+        Recorder(recorded, META)
+    with pytest.raises(RecordingError, match="no such recording"):
+        Recording(recorded.with_name("none.twinrec"))
+
+
+def test_a_session_killed_mid_storm_replays_up_to_its_last_event(tmp_path):
+    path = tmp_path / "killed.twinrec"
+    child = subprocess.Popen([sys.executable, "-m", "twin", "run", "territory:5000", "--storm", "hurricane",
+                              "--hours", "12", "--seed", "2", "--record", str(path)], cwd=ROOT,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120.0
+        while time.monotonic() < deadline:
+            time.sleep(0.2)
+            if path.exists():
+                try:
+                    with sqlite3.connect(path) as db:
+                        if db.execute("SELECT COUNT(*) FROM events WHERE source = 'idms'").fetchone()[0] > 5:
+                            break
+                except sqlite3.OperationalError:
+                    pass  # the schema is being written
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(timeout=30)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    rec = Recording(path)
+    assert not rec.complete and len(rec.rows()) > 5
+    same, text = verify(path, session_from)
+    assert same and "did not finish" in text, text

@@ -1,0 +1,189 @@
+"""Session recordings: every world event, every change of an IDMS outage record and every action
+(trainee, instructor, automatic dispatcher), written as it happens to one append-only SQLite file,
+and checked against a re-run.
+
+A :class:`Recorder` attaches to a session (:meth:`Recorder.attach`) and appends one row per event
+to ``events``: ``seq`` (the order), ``sim_s`` (simulated seconds since the start), ``wall_s``
+(seconds of wall time since the recording began), ``source`` (``world``, ``idms``, ``trainee``,
+``instructor``), ``kind`` and ``data`` (JSON, keys sorted). Each row is its own committed
+transaction in WAL mode (``synchronous=NORMAL``): a session killed at any moment, SIGKILL included,
+leaves a file that holds every event up to the last one written. ``meta`` holds what is needed to
+run the session again (the scenario's text, or the model, storm, hours, seed and settings), and
+``end`` is written when the session finishes.
+
+:func:`verify` runs the recorded session again headless, to the recording's last simulated time,
+and compares the two event streams row by row (source, time, kind, data; wall times apart): it
+says ``identical`` or where they first differ.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from twin.errors import TwinError
+
+__all__ = ["Recorder", "Recording", "RecordingError", "Row", "verify"]
+
+_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE events (seq INTEGER PRIMARY KEY, sim_s REAL NOT NULL, wall_s REAL NOT NULL, source TEXT NOT NULL,
+                     kind TEXT NOT NULL, data TEXT NOT NULL);
+CREATE INDEX events_sim ON events (sim_s);
+"""
+SOURCES = ("world", "idms", "trainee", "instructor")
+
+
+class RecordingError(TwinError):
+    """A recording that cannot be written or read (names the file and what to do)."""
+
+
+@dataclass(frozen=True)
+class Row:
+    """One recorded event."""
+
+    seq: int
+    sim_s: float
+    wall_s: float
+    source: str
+    kind: str
+    data: str  # JSON, keys sorted
+
+    def same_as(self, other: Row) -> bool:
+        """The same event (wall times apart)."""
+        return (self.source, self.kind, self.data) == (other.source, other.kind, other.data) and \
+            math.isclose(self.sim_s, other.sim_s, rel_tol=0.0, abs_tol=1e-9)
+
+    def text(self) -> str:
+        return f"#{self.seq} at {self.sim_s:.3f} s, {self.source} {self.kind} {self.data}"
+
+
+class Recorder:
+    """Appends a session's events to a new recording file (see the module docstring)."""
+
+    def __init__(self, path: str | Path, meta: dict[str, Any]) -> None:
+        self.path = Path(path)
+        if self.path.exists():
+            raise RecordingError(f"{self.path}: a recording is there already; recordings are never overwritten "
+                                 "(give a new file, or move the old one away)")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(self.path, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.executescript(_SCHEMA)
+        with self.db:
+            self.db.executemany("INSERT INTO meta VALUES (?, ?)",
+                                [(k, json.dumps(v, sort_keys=True)) for k, v in
+                                 {**meta, "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())}.items()])
+        self._t0 = time.perf_counter()
+        self.seq = 0
+        self._clock = None
+
+    def attach(self, session) -> Recorder:
+        """Record ``session``'s world events and IDMS outage records from now on."""
+        world = session.world
+        self._clock = lambda: world.now
+        world.events.subscribe(lambda e: self.write("world", e.kind.value, e.time_s, e.data))
+        session.idms.oms.subscribe(lambda rec: self.write("idms", "outage_record", world.now, rec.record()))
+        return self
+
+    def action(self, source: str, kind: str, **data: Any) -> None:
+        """A person's action (``trainee`` or ``instructor``) at the session's simulated time now."""
+        if source not in SOURCES:
+            raise RecordingError(f"{self.path}: source {source!r} is not one of {', '.join(SOURCES)}")
+        self.write(source, kind, self._clock() if self._clock else 0.0, data)
+
+    def write(self, source: str, kind: str, sim_s: float, data: dict[str, Any]) -> None:
+        self.seq += 1
+        self.db.execute("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?)",
+                        (self.seq, float(sim_s), time.perf_counter() - self._t0, source, kind,
+                         json.dumps(data, sort_keys=True, default=_plain)))
+
+    def close(self, *, end_s: float | None = None) -> None:
+        """The session is over: note its end (simulated seconds) and close the file."""
+        with self.db:
+            self.db.execute("INSERT OR REPLACE INTO meta VALUES ('end', ?)",
+                            (json.dumps({"sim_s": end_s, "events": self.seq}),))
+        self.db.close()
+
+
+class Recording:
+    """A recording, read (see the module docstring)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        if not self.path.exists():
+            raise RecordingError(f"{self.path}: no such recording (twin run ... --record FILE writes one)")
+        try:
+            self.db = sqlite3.connect(self.path)  # (read-write: after a crash, SQLite recovers its WAL first)
+            self.meta = {k: json.loads(v) for k, v in self.db.execute("SELECT key, value FROM meta")}
+        except sqlite3.DatabaseError as exc:
+            raise RecordingError(f"{self.path}: not a Twin recording ({exc})") from None
+
+    @property
+    def complete(self) -> bool:
+        """Whether the session finished (a killed one has no end)."""
+        return "end" in self.meta
+
+    def rows(self) -> list[Row]:
+        return [Row(*r) for r in self.db.execute("SELECT seq, sim_s, wall_s, source, kind, data FROM events ORDER BY seq")]
+
+    def last_sim_s(self) -> float:
+        (t,) = self.db.execute("SELECT COALESCE(MAX(sim_s), 0) FROM events").fetchone()
+        return float(t)
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars and arrays as plain JSON."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return str(value)
+
+
+def verify(path: str | Path, rebuild) -> tuple[bool, str]:
+    """Run the recorded session again to the recording's last event and compare the streams:
+    ``(True, 'identical ...')`` or ``(False, where they first differ)``. ``rebuild(meta)`` makes
+    ``(net, session)`` from the recording's meta (``twin.cli.session_from``)."""
+    recording = Recording(path)
+    recorded = recording.rows()
+    until = recording.last_sim_s()
+    complete = recording.complete
+    net, session = rebuild(recording.meta)
+    again: list[Row] = []
+    copy = _Copy(again, session)
+    copy.attach(session)
+    if complete:
+        from twin.session import run_session
+
+        run_session(net, session=session)
+    else:
+        session.world.run_to(until + 1.0)  # (what comes after the last recorded event is not compared)
+    n = len(recorded) if not complete else max(len(recorded), len(again))
+    for k in range(n):
+        if k >= len(again):
+            return False, f"the re-run ended after {len(again)} events; the recording goes on: {recorded[k].text()}"
+        if k >= len(recorded):
+            return False, f"the recording ended after {len(recorded)} events; the re-run goes on: {again[k].text()}"
+        if not recorded[k].same_as(again[k]):
+            return False, f"first difference at event {k + 1}:\n  recorded: {recorded[k].text()}\n  re-run:   {again[k].text()}"
+    what = "the whole session" if complete else f"up to its last event at {until:.1f} s (the session did not finish)"
+    return True, f"identical: {len(recorded):,} events, {what}"
+
+
+class _Copy(Recorder):
+    """A recorder that keeps the rows in memory (the re-run's stream)."""
+
+    def __init__(self, rows: list[Row], session) -> None:  # noqa: D107 (no file)
+        self.rows, self.seq, self._clock = rows, 0, None
+        self._t0 = time.perf_counter()
+
+    def write(self, source: str, kind: str, sim_s: float, data: dict[str, Any]) -> None:
+        self.seq += 1
+        self.rows.append(Row(self.seq, float(sim_s), 0.0, source, kind, json.dumps(data, sort_keys=True, default=_plain)))
