@@ -325,3 +325,17 @@ def test_a_check_asks_the_meters_it_can_reach_not_those_found_out_of_reach(net):
     ami.answer(175.0, energised=asked)
     clock.run_to(176.0)
     assert oms.get(rec.id).state == OutageState.cancelled
+
+
+def test_a_crew_that_finds_a_device_entered_open_by_hand_closed_and_live_corrects_the_model(net):
+    # a wrong status entered by hand (the model error of a scenario): its outage is withdrawn and
+    # the model takes the crew's word, so no crew is sent there again
+    clock, model, oms = _manager(net)
+    model.apply(FUSE, True, Source.manual, 10.0, cause="entered by hand")
+    (rec,) = oms.outages()
+    assert rec.confirmed_by == "manual"
+    oms.assign(rec.id, "C1")
+    clock.run_to(600.0)
+    oms.on_crew_report(CrewReport("C1", ReportKind.found_nothing, 600.0, device=FUSE))
+    assert not oms.outages() and oms.get(rec.id).state == OutageState.cancelled
+    assert model.belief(FUSE)[:2] == (False, Source.crew)

@@ -128,11 +128,12 @@ events:
     net = s.network()
     session = build_session(net, scenario=s)
     world = session.world
+    world.run_to(11 * 60.0)
+    assert session.idms.model.belief("S01-F2-SW1")[:2] == (True, Source.manual)  # the model error, entered
     world.run_to(23 * 60.0)
     scripted = [e.data["event"] for e in world.events.of(EventKind.scripted)]
     assert scripted[:2] == ["fault", "call_flood"] and "wrong_status" in scripted and "comms_outage" in scripted
     assert any(o.device == "S01-F1-BKR" for o in world.grid.outages)  # the main-line fault locked the breaker out
-    assert session.idms.model.belief("S01-F2-SW1")[0] and session.idms.model.belief("S01-F2-SW1")[1] == Source.manual
     sick = int(np.flatnonzero(session.parts.crews.ids == "S01-LC1")[0])
     assert session.parts.crews.sick[sick] and not session.parts.crews.call_out(["S01-LC1"])
     rows = np.flatnonzero(np.hypot(*(np.asarray(net.bus[k], float)[net.bus.index(net.service_point["bus"])]

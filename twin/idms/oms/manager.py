@@ -567,6 +567,11 @@ class OutageManager(AmiChecks, InterruptionRows):
                 rec.note(now, f"crew {report.crew} patrolled {rec.device}'s section and found no fault")
             elif rec.state == OutageState.predicted or rec.confirmed_by == "ami":
                 self._withdraw(k, now, f"crew {report.crew} found power on at {rec.device}", evidence="drop")
+            elif rec.confirmed_by == Source.manual.value and self.model.net.switch.get(rec.device) is not None \
+                    and self.model.belief(rec.device)[0]:  # a status entered by hand, wrong: the crew saw it
+                self._withdraw(k, now, f"crew {report.crew} found {rec.device} closed with power behind it: the "
+                                       "status entered by hand was wrong", evidence="drop")
+                self.model.apply(rec.device, False, Source.crew, now, cause="found closed")
         elif report.kind in (ReportKind.free, ReportKind.refused):
             self._crew_job.pop(report.crew, None)
             if rec.active and rec.crew == report.crew:
