@@ -405,13 +405,6 @@ def feeder_bounds(net, feeders: tuple[str, ...]) -> tuple[float, float, float, f
 
 def _crew_ids(s: Scenario, net) -> set[str]:
     """The crews the scenario's rosters make (named as :class:`~twin.world.crews.Crews` names them)."""
-    params = crew_parameters(s)
-    ids = set()
-    for sid in net.source.ids.tolist():
-        numbers = {"line": 0, "troubleshooter": 0}
-        for _, skill, count in params.depots.get(sid, params.roster).crews:
-            for _ in range(count):
-                numbers[str(getattr(skill, "value", skill))] += 1
-                ids.add(f"{sid}-{'LC' if str(getattr(skill, 'value', skill)) == 'line' else 'TS'}"
-                        f"{numbers[str(getattr(skill, 'value', skill))]}")
-    return ids
+    from twin.world.crews import roster_rows
+
+    return {crew for crew, *_ in roster_rows(net.source.ids.tolist(), crew_parameters(s))}

@@ -68,7 +68,7 @@ if TYPE_CHECKING:
 
     from twin.world.environment import World
 
-__all__ = ["CrewParameters", "Crews", "DepotRoster", "OrderResult", "OrderStatus", "SKILL_FOR_CAUSE", "Shift",
+__all__ = ["CrewParameters", "Crews", "DepotRoster", "roster_rows", "OrderResult", "OrderStatus", "SKILL_FOR_CAUSE", "Shift",
            "Skill"]
 
 
@@ -193,6 +193,20 @@ class _Job:
     done: object = None  # a switching order's SimPy event, succeeded with its OrderResult
 
 
+def roster_rows(depots: list[str], params: CrewParameters) -> list[tuple[str, int, Skill, str]]:
+    """Every crew of the depots (source ids, in order) as ``(id, depot index, skill, shift name)``:
+    ids are the depot's id, ``LC`` (line) or ``TS`` (troubleshooter) and a number per skill."""
+    rows = []
+    for k, sid in enumerate(depots):
+        numbers = {Skill.line: 0, Skill.troubleshooter: 0}
+        for shift_name, sk, count in params.depots.get(sid, params.roster).crews:
+            sk = Skill(sk)
+            for _ in range(count):
+                numbers[sk] += 1
+                rows.append((f"{sid}-{'LC' if sk == Skill.line else 'TS'}{numbers[sk]}", k, sk, shift_name))
+    return rows
+
+
 class Crews:
     """The roster (arrays per crew: depot, position, skill, shift, busy, on duty) and its
     processes, attached to a world (see the module docstring)."""
@@ -204,17 +218,11 @@ class Crews:
         src = net.source
         shift_of = {s.name: k for k, s in enumerate(params.shifts)}
         ids, depot, skill, shift = [], [], [], []
-        for k, sid in enumerate(src.ids.tolist()):
-            roster = params.depots.get(sid, params.roster)
-            numbers = {Skill.line: 0, Skill.troubleshooter: 0}
-            for shift_name, sk, count in roster.crews:
-                sk = Skill(sk)
-                for _ in range(count):
-                    numbers[sk] += 1
-                    ids.append(f"{sid}-{'LC' if sk == Skill.line else 'TS'}{numbers[sk]}")
-                    depot.append(k)
-                    skill.append(sk)
-                    shift.append(shift_of[shift_name])
+        for crew, k, sk, shift_name in roster_rows(src.ids.tolist(), params):
+            ids.append(crew)
+            depot.append(k)
+            skill.append(sk)
+            shift.append(shift_of[shift_name])
         rows = net.bus.index(src["bus"]) if len(src) else np.zeros(0, np.int64)
         bus_xy = np.stack([net.bus["x"][rows], net.bus["y"][rows]], axis=1) if len(rows) else np.zeros((0, 2))
         self.ids = np.array(ids, dtype=object)
