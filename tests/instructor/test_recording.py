@@ -4,6 +4,7 @@ last event."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -85,3 +86,28 @@ def test_a_session_killed_mid_storm_replays_up_to_its_last_event(tmp_path):
     assert not rec.complete and len(rec.rows()) > 5
     same, text = verify(path, session_from)
     assert same and "did not finish" in text, text
+
+
+def test_a_trainees_actions_are_recorded_as_theirs_and_done_again_in_the_re_run(tmp_path):
+    from twin.instructor.scenario import load_scenario
+    from twin.session import build_session, run_session
+
+    lockout = ROOT / "scenarios" / "blue-sky-lockout.yaml"
+    meta = {"scenario": lockout.read_text(encoding="utf-8"), "scenario_file": str(lockout), "rules": None}
+    scenario = load_scenario(lockout)
+    net = scenario.network()
+    session = build_session(net, scenario=scenario)
+    path = tmp_path / "trainee.twinrec"
+    recorder = Recorder(path, meta).attach(session)
+    scada, clock = session.idms.scada, session.idms.clock
+    clock.call_later(300.0, lambda: scada.place_tag("S01-F3-RCL", "hold", user="trainee", reason="crew below"))
+    clock.call_later(600.0, lambda: scada.control("S01-F3-RCL", "trip", "trainee"))  # refused: tagged
+    clock.call_later(1800.0, lambda: scada.control("S01-F2-BKR", "close", "trainee"))  # into the fault
+    run_session(net, session=session)
+    recorder.close(end_s=session.world.now)
+    rows = Recording(path).rows()
+    mine = [(r.kind, r.sim_s) for r in rows if r.source == "trainee"]
+    assert mine == [("tag", 300.0), ("control", 600.0), ("control", 1800.0)]
+    assert any(r.source == "idms" and r.kind == "alarm" and json.loads(r.data)["acknowledged"] for r in rows)
+    same, text = verify(path, session_from)
+    assert same, text

@@ -3,7 +3,8 @@
 and checked against a re-run.
 
 A :class:`Recorder` attaches to a session (:meth:`Recorder.attach`) and appends one row per event
-to ``events``: ``seq`` (the order), ``sim_s`` (simulated seconds since the start), ``wall_s``
+(a world event; a change of an outage record or of a SCADA alarm; a control requested, a tag placed
+or removed, by whom) to ``events``: ``seq`` (the order), ``sim_s`` (simulated seconds since the start), ``wall_s``
 (seconds of wall time since the recording began), ``source`` (``world``, ``idms``, ``trainee``,
 ``instructor``), ``kind`` and ``data`` (JSON, keys sorted). Each row is its own committed
 transaction in WAL mode (``synchronous=NORMAL``): a session killed at any moment, SIGKILL included,
@@ -13,7 +14,8 @@ run the session again (the scenario's text, or the model, storm, hours, seed and
 
 :func:`verify` runs the recorded session again headless, to the recording's last simulated time,
 and compares the two event streams row by row (source, time, kind, data; wall times apart): it
-says ``identical`` or where they first differ.
+says ``identical`` or where they first differ. A trainee's or instructor's recorded controls and
+tags are done again at their simulated times in the re-run.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from typing import Any
 
 from twin.errors import TwinError
 
-__all__ = ["Recorder", "Recording", "RecordingError", "Row", "verify"]
+__all__ = ["Recorder", "Recording", "RecordingError", "Row", "source_of", "verify"]
 
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -89,7 +91,12 @@ class Recorder:
         world = session.world
         self._clock = lambda: world.now
         world.events.subscribe(lambda e: self.write("world", e.kind.value, e.time_s, e.data))
-        session.idms.oms.subscribe(lambda rec: self.write("idms", "outage_record", world.now, rec.record()))
+        idms = session.idms
+        idms.oms.subscribe(lambda rec: self.write("idms", "outage_record", world.now, rec.record()))
+        idms.scada.controls.listeners.append(lambda kind, data: self.write(source_of(data["user"]), kind, world.now,
+                                                                           data))
+        idms.scada.alarms.listeners.append(lambda alarm, listed: self.write("idms", "alarm", world.now,
+                                                                            {**alarm.record(), "listed": listed}))
         return self
 
     def action(self, source: str, kind: str, **data: Any) -> None:
@@ -138,6 +145,15 @@ class Recording:
         return float(t)
 
 
+def source_of(user: str) -> str:
+    """Whose action a user's is: ``trainee`` and ``instructor`` users (named so by the consoles),
+    else the IDMS's own (the automatic dispatcher, a scripted process)."""
+    for source in ("trainee", "instructor"):
+        if user.startswith(source):
+            return source
+    return "idms"
+
+
 def _plain(value: Any) -> Any:
     """numpy scalars and arrays as plain JSON."""
     if hasattr(value, "tolist"):
@@ -159,6 +175,7 @@ def verify(path: str | Path, rebuild) -> tuple[bool, str]:
     again: list[Row] = []
     copy = _Copy(again, session)
     copy.attach(session)
+    _reapply(session, [r for r in recorded if r.source in ("trainee", "instructor")])
     if complete:
         from twin.session import run_session
 
@@ -175,6 +192,20 @@ def verify(path: str | Path, rebuild) -> tuple[bool, str]:
             return False, f"first difference at event {k + 1}:\n  recorded: {recorded[k].text()}\n  re-run:   {again[k].text()}"
     what = "the whole session" if complete else f"up to its last event at {until:.1f} s (the session did not finish)"
     return True, f"identical: {len(recorded):,} events, {what}"
+
+
+def _reapply(session, actions: list[Row]) -> None:
+    """A person's recorded controls and tags, done again at their simulated times (a re-run
+    replays the trainee too)."""
+    idms = session.idms
+    scada = idms.scada
+    do = {"control": lambda d: scada.control(d["device"], d["action"], d["user"]),
+          "tag": lambda d: scada.place_tag(d["device"], d["kind"], user=d["user"], reason=d["reason"]),
+          "untag": lambda d: scada.remove_tag(d["tag"], user=d["user"])}
+    for row in actions:
+        if row.kind in do:
+            data = json.loads(row.data)
+            idms.clock.call_later(row.sim_s - idms.clock.now(), lambda f=do[row.kind], d=data: f(d))
 
 
 class _Copy(Recorder):

@@ -136,6 +136,9 @@ class SupervisoryControl:
         self.confirm_timeout_s = confirm_timeout_s
         self.devices: dict[str, DeviceInfo] = {}
         self.log: list[ControlOperation] = []
+        self.listeners: list[Callable[[str, dict[str, Any]], None]] = []
+        """Called ``listener(kind, data)`` for each control requested (``control``: device,
+        action, user) and tag placed or removed (``tag``, ``untag``): who did what, for a recording."""
         self._tags: dict[str, Tag] = {}
         self._tag_seq = 0
         self._operating: dict[str, PointChange | None] = {}
@@ -146,6 +149,7 @@ class SupervisoryControl:
         self._tag_seq += 1
         tag = Tag(f"T{self._tag_seq:05d}", device, TagKind(kind), user, reason, self.clock.now())
         self._tags[tag.id] = tag
+        self._tell("tag", {"tag": tag.id, "device": device, "kind": tag.kind.value, "user": user, "reason": reason})
         log.info("tag %s %s placed on %s by %s: %s", tag.id, tag.kind.value, device, user, reason)
         return tag
 
@@ -155,10 +159,15 @@ class SupervisoryControl:
         except KeyError:
             raise UnknownTag(tag_id) from None
         log.info("tag %s removed from %s by %s", tag_id, tag.device, user)
+        self._tell("untag", {"tag": tag_id, "device": tag.device, "user": user})
         return tag
 
     def tags(self, device: str | None = None) -> list[Tag]:
         return [t for t in self._tags.values() if device is None or t.device == device]
+
+    def _tell(self, kind: str, data: dict[str, Any]) -> None:
+        for listener in self.listeners:
+            listener(kind, data)
 
     # --- controls -------------------------------------------------------------------------------
     def control(self, device: str, action: str, user: str, *,
@@ -166,6 +175,7 @@ class SupervisoryControl:
         """Run one control (see the module docstring); ``on_done(op)`` when it ends."""
         op = ControlOperation(device, action, user, self.clock.now())
         self.log.append(op)
+        self._tell("control", {"device": device, "action": action, "user": user})
         self._step(op, f"requested by {user}")
         info = self.devices.get(device)
         if info is None:
