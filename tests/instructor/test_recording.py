@@ -111,3 +111,32 @@ def test_a_trainees_actions_are_recorded_as_theirs_and_done_again_in_the_re_run(
     assert any(r.source == "idms" and r.kind == "alarm" and json.loads(r.data)["acknowledged"] for r in rows)
     same, text = verify(path, session_from)
     assert same, text
+
+
+def test_seeking_a_recording_gives_the_state_the_session_had_then(tmp_path):
+    # the live IDMS's active outages and the world's customers out at five moments, against the
+    # state rebuilt from the recording (from the nearest snapshot forward)
+    import numpy as np
+
+    from twin.session import run_session
+
+    net, session = session_from(META)
+    path = tmp_path / "seek.twinrec"
+    recorder = Recorder(path, META, snapshot_s=1800.0).attach(session)
+    seen = {}
+    oms, world = session.idms.oms, session.world
+
+    def look(t):
+        seen[t] = ({r.id: r.state.value for r in oms.outages()}, int(np.count_nonzero(~world.grid.energised_customers)))
+
+    for t in (2000.5, 20000.5, 30000.5, 40000.5, 50000.5):
+        session.idms.clock.call_later(t, lambda t=t: look(t))
+    run_session(net, session=session)
+    recorder.close(end_s=world.now)
+    rec = Recording(path)
+    assert rec.db.execute("SELECT COUNT(*) FROM snapshots").fetchone()[0] >= 10
+    for t, (records, out) in seen.items():
+        state = rec.state_at(t)
+        assert {i: r["state"] for i, r in state.records.items()} == records, t
+        assert state.customers_out == out, t
+    assert sum(bool(records) for records, _ in seen.values()) >= 2, seen  # (the storm had outages open then)

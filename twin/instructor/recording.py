@@ -10,7 +10,9 @@ or removed, by whom) to ``events``: ``seq`` (the order), ``sim_s`` (simulated se
 transaction in WAL mode (``synchronous=NORMAL``): a session killed at any moment, SIGKILL included,
 leaves a file that holds every event up to the last one written. ``meta`` holds what is needed to
 run the session again (the scenario's text, or the model, storm, hours, seed and settings), and
-``end`` is written when the session finishes.
+``end`` is written when the session finishes. Every ``snapshot_s`` simulated seconds (an hour) the
+state a replay shows is stored in ``snapshots``, so that :meth:`Recording.state_at` seeks from the
+nearest one forward (:mod:`twin.instructor.replay`).
 
 :func:`verify` runs the recorded session again headless, to the recording's last simulated time,
 and compares the two event streams row by row (source, time, kind, data; wall times apart): it
@@ -29,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from twin.errors import TwinError
+from twin.instructor.replay import ReplayState, state_at
 
 __all__ = ["Recorder", "Recording", "RecordingError", "Row", "source_of", "verify"]
 
@@ -37,8 +40,11 @@ CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE events (seq INTEGER PRIMARY KEY, sim_s REAL NOT NULL, wall_s REAL NOT NULL, source TEXT NOT NULL,
                      kind TEXT NOT NULL, data TEXT NOT NULL);
 CREATE INDEX events_sim ON events (sim_s);
+CREATE TABLE snapshots (sim_s REAL NOT NULL, seq INTEGER NOT NULL, state TEXT NOT NULL);
+CREATE INDEX snapshots_sim ON snapshots (sim_s);
 """
 SOURCES = ("world", "idms", "trainee", "instructor")
+_STATEFUL = {"outage_record", "alarm"}  # kept whole in the replay state: as plain JSON data, as read back
 
 
 class RecordingError(TwinError):
@@ -68,7 +74,7 @@ class Row:
 class Recorder:
     """Appends a session's events to a new recording file (see the module docstring)."""
 
-    def __init__(self, path: str | Path, meta: dict[str, Any]) -> None:
+    def __init__(self, path: str | Path, meta: dict[str, Any], *, snapshot_s: float = 3600.0) -> None:
         self.path = Path(path)
         if self.path.exists():
             raise RecordingError(f"{self.path}: a recording is there already; recordings are never overwritten "
@@ -85,6 +91,8 @@ class Recorder:
         self._t0 = time.perf_counter()
         self.seq = 0
         self._clock = None
+        self.state = ReplayState()  # what a replay shows now, snapshotted every snapshot_s
+        self.snapshot_s, self._next_snapshot = float(snapshot_s), float(snapshot_s)
 
     def attach(self, session) -> Recorder:
         """Record ``session``'s world events and IDMS outage records from now on."""
@@ -107,9 +115,14 @@ class Recorder:
 
     def write(self, source: str, kind: str, sim_s: float, data: dict[str, Any]) -> None:
         self.seq += 1
+        text = json.dumps(data, sort_keys=True, default=_plain)
         self.db.execute("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?)",
-                        (self.seq, float(sim_s), time.perf_counter() - self._t0, source, kind,
-                         json.dumps(data, sort_keys=True, default=_plain)))
+                        (self.seq, float(sim_s), time.perf_counter() - self._t0, source, kind, text))
+        self.state.apply(self.seq, float(sim_s), source, kind, json.loads(text) if kind in _STATEFUL else data)
+        if sim_s >= self._next_snapshot:
+            self.db.execute("INSERT INTO snapshots VALUES (?, ?, ?)", (float(sim_s), self.seq, self.state.to_json()))
+            while self._next_snapshot <= sim_s:
+                self._next_snapshot += self.snapshot_s
 
     def close(self, *, end_s: float | None = None) -> None:
         """The session is over: note its end (simulated seconds) and close the file."""
@@ -139,6 +152,10 @@ class Recording:
 
     def rows(self) -> list[Row]:
         return [Row(*r) for r in self.db.execute("SELECT seq, sim_s, wall_s, source, kind, data FROM events ORDER BY seq")]
+
+    def state_at(self, time_s: float) -> ReplayState:
+        """What the session looked like at simulated ``time_s`` (see :mod:`twin.instructor.replay`)."""
+        return state_at(self.db, time_s)
 
     def last_sim_s(self) -> float:
         (t,) = self.db.execute("SELECT COALESCE(MAX(sim_s), 0) FROM events").fetchone()
