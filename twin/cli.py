@@ -90,6 +90,12 @@ def _parser() -> argparse.ArgumentParser:
     rp.add_argument("--from", dest="start_h", type=float, default=0.0, help="timeline from this hour")
     rp.add_argument("--to", dest="end_h", type=float, help="timeline to this hour")
 
+    sn = sub.add_parser("snapshot", help="save a recorded session's whole state at a moment (twin run SNAPSHOT.json "
+                        "goes on from there)")
+    sn.add_argument("recording", type=Path)
+    sn.add_argument("--at", required=True, help="HH:MM after the start")
+    sn.add_argument("out", type=Path)
+
     sc = sub.add_parser("scenario", help="storm scenarios (YAML)")
     sc_sub = sc.add_subparsers(dest="action", required=True)
     chk = sc_sub.add_parser("check", help="check scenario files: every problem, with its key, value and what is allowed")
@@ -130,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "run":
             return _run(args.model, storm=args.storm, hours=args.hours, seed=args.seed, report=args.report,
                         ami=not args.no_ami, rules=args.rules, store=args.store, record=args.record)
+        if args.command == "snapshot":
+            return _snapshot(args.recording, args.at, args.out)
         if args.command == "replay":
             return _replay(args.recording, check=args.verify, start_h=args.start_h, end_h=args.end_h)
         if args.command == "scenario":
@@ -247,6 +255,14 @@ def _run(model: str, *, storm: str | None, hours: float, seed: int, report: Path
     """World and IDMS through a storm, the automatic dispatcher at the desk; prints the summary."""
     from twin.session import run_session
 
+    if model.endswith(".json"):  # a snapshot: the session restored to its moment, then on from there
+        from twin.instructor.snapshots import restore
+
+        net, session = restore(model, session_from)
+        print(f"restored {model} at {session.world.now / 3600.0:.2f} h")
+        session, summary = run_session(net, session=session)
+        print(summary.text())
+        return 0
     if model.endswith((".yaml", ".yml")):
         meta = {"scenario": Path(model).read_text(encoding="utf-8") if Path(model).exists() else "",
                 "scenario_file": str(Path(model).resolve()), "rules": rules}
@@ -302,6 +318,21 @@ def session_from(meta: dict, *, store: Path | None = None, model_file: str | Non
         net = _ready_for_world(load_model(model), storm=meta.get("storm"), save_model=None)
     return net, build_session(net, hours=float(meta["hours"]), storm=meta.get("storm"), seed=seed,
                               ami=bool(meta.get("ami", True)), rules=meta.get("rules"), store=store)
+
+
+def _snapshot(recording: Path, at: str, out: Path) -> int:
+    """``twin snapshot``: the recorded session's state at ``at`` (HH:MM) saved to ``out``."""
+    import re
+
+    from twin.errors import TwinError
+    from twin.instructor.snapshots import save_snapshot
+
+    m = re.fullmatch(r"(\d{1,3}):([0-5]\d)", at.strip())
+    if m is None:
+        raise TwinError(f"--at {at!r}: give the time after the start as HH:MM, e.g. 02:30")
+    path = save_snapshot(recording, int(m.group(1)) * 3600.0 + int(m.group(2)) * 60.0, out)
+    print(f"saved {path}: twin run {path} goes on from {at}")
+    return 0
 
 
 def _replay(path: Path, *, check: bool, start_h: float, end_h: float | None) -> int:

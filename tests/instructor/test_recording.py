@@ -17,6 +17,7 @@ import pytest
 
 from twin.cli import main, session_from
 from twin.instructor.recording import Recorder, Recording, RecordingError, verify
+from twin.world.events import EventKind
 
 ROOT = Path(__file__).resolve().parents[2]
 META = {"model": "territory:5000", "storm": "hurricane", "hours": 12.0, "seed": 2, "ami": True, "rules": None}
@@ -140,3 +141,44 @@ def test_seeking_a_recording_gives_the_state_the_session_had_then(tmp_path):
         assert {i: r["state"] for i, r in state.records.items()} == records, t
         assert state.customers_out == out, t
     assert sum(bool(records) for records, _ in seen.values()) >= 2, seen  # (the storm had outages open then)
+
+
+def test_a_snapshot_restores_the_session_as_it_was_and_a_branch_plays_on_differently(tmp_path):
+    from twin.instructor.recording import _plain
+    from twin.instructor.scenario import load_scenario
+    from twin.instructor.snapshots import SnapshotError, restore, save_snapshot
+    from twin.session import build_session, run_session
+
+    lockout = ROOT / "scenarios" / "blue-sky-lockout.yaml"
+    meta = {"scenario": lockout.read_text(encoding="utf-8"), "scenario_file": str(lockout), "rules": None}
+    scenario = load_scenario(lockout)
+    net = scenario.network()
+    session = build_session(net, scenario=scenario)
+    path = tmp_path / "lesson.twinrec"
+    recorder = Recorder(path, meta).attach(session)
+    scada, clock = session.idms.scada, session.idms.clock
+    clock.call_later(300.0, lambda: scada.place_tag("S01-F3-RCL", "hold", user="trainee", reason="crew below"))
+    clock.call_later(1800.0, lambda: scada.control("S01-F2-BKR", "close", "trainee"))  # into the fault
+    run_session(net, session=session)
+    recorder.close(end_s=session.world.now)
+
+    at = 1200.0
+    snap = save_snapshot(path, at, tmp_path / "at-20-min.json")
+    _, again = restore(snap, session_from)
+    assert again.world.now == pytest.approx(at)
+    recorded = [(r.kind, r.data) for r in Recording(path).rows() if r.source == "world" and r.sim_s <= at]
+    replayed = [(e.kind.value, json.dumps(e.data, sort_keys=True, default=_plain))
+                for e in again.world.events.events if e.time_s <= at][-len(recorded):]
+    assert replayed == recorded  # the same world, event for event
+    state = Recording(path).state_at(at)
+    assert {r.id: r.state.value for r in again.idms.oms.outages()} == {i: r["state"] for i, r in state.records.items()}
+    assert [t.device for t in again.idms.scada.controls.tags()] == ["S01-F3-RCL"]  # the trainee's tag, done again
+    # the branch: this time the trainee does not close the breaker into its fault
+    run_session(net, session=again)
+    trips = [e for e in again.world.events.of(EventKind.protection) if e.data.get("device") == "S01-F2-BKR"]
+    assert len(trips) == 1  # the fault's own trip only
+    with pytest.raises(SnapshotError, match="outside it"):
+        save_snapshot(path, 1e9, tmp_path / "never.json")
+    (tmp_path / "bad.json").write_text("{}")
+    with pytest.raises(SnapshotError, match="not a Twin snapshot"):
+        restore(tmp_path / "bad.json", session_from)
