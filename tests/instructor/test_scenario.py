@@ -144,3 +144,44 @@ events:
     calls = [e for e in world.events.of(EventKind.call)]
     assert any(e.data["service_point"] == 1 and e.time_s == pytest.approx(25 * 60.0) for e in calls)
     assert sum(e.time_s >= 5 * 60.0 for e in calls) >= 20
+
+
+def test_a_recloser_that_fails_to_trip_is_backed_up_and_a_stuck_switch_does_not_move():
+    from twin.grid.topology import build_topology
+    from twin.idms.scada.control import Outcome
+    from twin.session import build_session
+    from twin.world.events import EventKind
+
+    net = parse_scenario(yaml.safe_load(GOOD), check_model=False).network()
+    topo = build_topology(net, normal=True)
+    kind = dict(zip(net.switch.ids.tolist(), np.asarray(net.switch["kind"]).tolist()))
+    from twin.grid.schema import SwitchKind
+
+    def devices_above(line):
+        return [r.partition(".")[2] for r in topo.path_to_source(f"line.{line}") if r.startswith("switch.")
+                and kind[r.partition(".")[2]] in (int(SwitchKind.breaker), int(SwitchKind.recloser), int(SwitchKind.fuse))]
+
+    line = next(ln for ln in net.line.ids.tolist() if sorted(devices_above(ln)) == ["S01-F1-BKR", "S01-F1-RCL"])
+    s = parse_scenario(yaml.safe_load(GOOD + f"""
+events:
+  - at: "00:01"
+    fails_to_trip: {{device: S01-F1-RCL}}
+  - at: "00:01"
+    stuck_switch: {{device: S01-F2-SW2}}
+  - at: "00:05"
+    fault: {{line: {line}, type: three_phase}}
+"""), source="failures.yaml")
+    session = build_session(net, scenario=s, dispatcher=False)
+    done = []
+    session.idms.clock.call_later(600.0, lambda: session.idms.scada.control("S01-F2-SW2", "open", "trainee",
+                                                                            on_done=done.append))
+    session.world.run_to(900.0)
+    operated = {e.data["device"] for e in session.world.events.of(EventKind.protection)}
+    assert "S01-F1-BKR" in operated and "S01-F1-RCL" not in operated  # the breaker backed the recloser up
+    assert done and done[0].outcome == Outcome.failed and done[0].reason.value == "confirm_timeout"
+    k = int(np.flatnonzero(net.switch.ids == "S01-F2-SW2")[0])
+    assert not session.world.grid.switch_open[k]  # it did not move
+    with pytest.raises(DataError, match="is no breaker or recloser of the model"):
+        parse_scenario(yaml.safe_load(GOOD + "events:\n  - at: '00:01'\n    fails_to_trip: {device: S01-F1-FU001}\n"))
+    with pytest.raises(DataError, match="is no remote switching device of the model"):
+        parse_scenario(yaml.safe_load(GOOD + "events:\n  - at: '00:01'\n    stuck_switch: {device: S01-F2-SW1}\n"))

@@ -196,6 +196,7 @@ class FieldDevices:
         self.ids = np.concatenate([np.asarray(sw.ids, object), np.asarray(cap.ids, object),
                                    np.asarray(reg.ids, object)])
         self._pos = {str(d): k for k, d in enumerate(self.ids)}
+        self.stuck: set[str] = set()  # switching devices whose mechanism will not move: a control leaves them as they are
         self.cls = np.concatenate([np.asarray(sw["kind"], np.int8), np.full(n_cap, DeviceClass.capacitor, np.int8),
                                    np.full(n_reg, DeviceClass.regulator, np.int8)])
         self.row = np.concatenate([np.arange(n_sw), np.arange(n_cap), np.arange(n_reg)])  # in its own table
@@ -445,6 +446,8 @@ class FieldDevices:
             return
         if action == "reset":
             self.lockout[k] = self.fault[k] = False
+            return
+        if device in self.stuck:  # taken, but the mechanism does not move: no status comes to confirm it
             return
         open_ = action in OPEN_ACTIONS
         self.world.grid.operate(now, device, open_=open_, why=f"{action} by SCADA")

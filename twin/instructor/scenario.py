@@ -24,6 +24,11 @@ condition holds (``customers_out_at_least: N``), and is one of:
 ``call_flood``     ``calls``, ``x_m``, ``y_m``, ``radius_m``, ``minutes``: that many calls from
                    customers within the circle, spread over the minutes
 ``crew_sick``      ``crew``: the crew calls in sick, off duty for the rest of the session
+``fails_to_trip``  ``device`` (a breaker or recloser): it no longer operates on a fault; the
+                   device above it clears the next one (a feeder breaker has none: its fault
+                   stands uncleared)
+``stuck_switch``   ``device`` (a remote switch): a control is taken but the mechanism does not
+                   move, so SCADA waits for a status that never comes
 =================  ===========================================================================
 
 :func:`load_scenario` reads one file and checks it whole: the structure, every value's type and
@@ -64,6 +69,8 @@ EVENT_KINDS: dict[str, tuple[str, ...]] = {
     "critical_call": ("service_point",),
     "call_flood": ("calls", "x_m", "y_m", "radius_m", "minutes"),
     "crew_sick": ("crew",),
+    "fails_to_trip": ("device",),
+    "stuck_switch": ("device",),
 }
 """The scripted events and the keys each takes."""
 _CONDITIONS = ("customers_out_at_least",)
@@ -283,7 +290,7 @@ def _event_args(c: Checker, kind: str, data: Any, path: str) -> dict[str, Any]:
         a = c.mapping(data, path, known=known, required=known)
         return {"device": c.text(a, "device", path=path), "shows": c.text(a, "shows", path=path,
                                                                          choices=("open", "closed"))}
-    a = c.mapping(data, path, known=known, required=known)  # critical_call, crew_sick: one name
+    a = c.mapping(data, path, known=known, required=known)  # the rest: one name each
     return {known[0]: c.text(a, known[0], path=path)}
 
 
@@ -348,6 +355,12 @@ def _check_against_model(c: Checker, s: Scenario) -> None:
         return
     lines = set(net.line.ids.tolist())
     switches = set(net.switch.ids.tolist())
+    from twin.grid.schema import SwitchKind
+
+    kinds = np.asarray(net.switch["kind"])
+    remote = set(np.asarray(net.switch.ids, object)[np.asarray(net.switch["remote"], bool)].tolist())
+    tripping = set(np.asarray(net.switch.ids, object)[np.isin(kinds, [int(SwitchKind.breaker),
+                                                                      int(SwitchKind.recloser)])].tolist())
     points = set(net.service_point.ids.tolist())
     feeders = set(_feeders(net)) - {""}
     sources = set(net.source.ids.tolist())
@@ -361,6 +374,12 @@ def _check_against_model(c: Checker, s: Scenario) -> None:
         elif e.kind == "wrong_status":
             c.element(e.args["device"], f"{p}.device", kind="switching device", exists=switches.__contains__,
                       names=lambda: switches)
+        elif e.kind == "stuck_switch":
+            c.element(e.args["device"], f"{p}.device", kind="remote switching device", exists=remote.__contains__,
+                      names=lambda: remote)
+        elif e.kind == "fails_to_trip":
+            c.element(e.args["device"], f"{p}.device", kind="breaker or recloser", exists=tripping.__contains__,
+                      names=lambda: tripping)
         elif e.kind == "critical_call":
             c.element(e.args["service_point"], f"{p}.service_point", kind="service point",
                       exists=points.__contains__, names=lambda: points)

@@ -101,8 +101,17 @@ def _crew_sick(a: dict, parts, idms, rng) -> None:
     parts.crews.call_in_sick(a["crew"])
 
 
+def _fails_to_trip(a: dict, parts, idms, rng) -> None:
+    parts.world.grid.fails_to_trip.add(a["device"])
+
+
+def _stuck_switch(a: dict, parts, idms, rng) -> None:
+    parts.devices.stuck.add(a["device"])
+
+
 _APPLY = {"fault": _fault, "comms_outage": _comms_outage, "wrong_status": _wrong_status,
-          "critical_call": _critical_call, "call_flood": _call_flood, "crew_sick": _crew_sick}
+          "critical_call": _critical_call, "call_flood": _call_flood, "crew_sick": _crew_sick,
+          "fails_to_trip": _fails_to_trip, "stuck_switch": _stuck_switch}
 
 
 def _customers_within(net, where: tuple[float, float, float]) -> np.ndarray:

@@ -75,6 +75,7 @@ class GridState:
     tap_pu: np.ndarray = field(init=False)  # per transformer row and winding: the taps now (the regulators move them)
     cap_closed: np.ndarray = field(init=False)  # bool per capacitor row: the banks in service now
     faults: dict[str, Fault] = field(default_factory=dict, init=False)  # by line id: permanent faults standing
+    fails_to_trip: set[str] = field(default_factory=set, init=False)  # protective devices that will not operate
     energised_customers: np.ndarray = field(init=False)  # bool per service_point row
     outages: list[Outage] = field(default_factory=list, init=False)
     solves: int = field(default=0, init=False)
@@ -359,7 +360,8 @@ class GridState:
         path, currents = [], []
         for device in reversed(above):  # source first
             k = sw.position(device)
-            if device not in amps.index or int(sw["kind"][k]) not in _PROTECTIVE or (not exact and self.switch_open[k]):
+            if device not in amps.index or int(sw["kind"][k]) not in _PROTECTIVE or (not exact and self.switch_open[k]) \
+                    or device in self.fails_to_trip:  # (a failed relay or mechanism: the device above backs it up)
                 continue
             try:
                 settings = settings_from_switch(int(sw["kind"][k]), sw["curve"][k], float(sw["rated_a"][k]))
