@@ -256,20 +256,21 @@ def _run(model: str, *, storm: str | None, hours: float, seed: int, report: Path
     from twin.session import run_session
 
     if model.endswith(".json"):  # a snapshot: the session restored to its moment, then on from there
-        from twin.instructor.snapshots import restore
+        from twin.instructor.snapshots import SnapshotError, restore
 
+        if record is not None:
+            raise SnapshotError(f"{model}: a session restored from a snapshot is not recorded on its own (a "
+                                "recording starts at the session's start); record the session the snapshot came from")
         net, session = restore(model, session_from)
         print(f"restored {model} at {session.world.now / 3600.0:.2f} h")
-        session, summary = run_session(net, session=session)
-        print(summary.text())
-        return 0
-    if model.endswith((".yaml", ".yml")):
+    elif model.endswith((".yaml", ".yml")):
         meta = {"scenario": Path(model).read_text(encoding="utf-8") if Path(model).exists() else "",
                 "scenario_file": str(Path(model).resolve()), "rules": rules}
     else:
         meta = {"model": model if model.startswith("territory:") else str(Path(model).resolve()), "storm": storm,
                 "hours": hours, "seed": seed, "ami": ami, "rules": rules}
-    net, session = session_from(meta, store=store, model_file=model)
+    if not model.endswith(".json"):
+        net, session = session_from(meta, store=store, model_file=model)
     recorder = None
     if record is not None:
         from twin.instructor.recording import Recorder

@@ -182,3 +182,13 @@ def test_a_snapshot_restores_the_session_as_it_was_and_a_branch_plays_on_differe
     (tmp_path / "bad.json").write_text("{}")
     with pytest.raises(SnapshotError, match="not a Twin snapshot"):
         restore(tmp_path / "bad.json", session_from)
+
+
+def test_twin_snapshot_and_twin_run_of_a_snapshot(recorded, tmp_path, capsys):
+    snap = tmp_path / "mid.json"
+    assert main(["snapshot", str(recorded), "--at", "06:00", str(snap)]) == 0
+    assert main(["run", str(snap), "--report", str(tmp_path / "report")]) == 0
+    out = capsys.readouterr().out
+    assert "restored" in out and "at 6.00 h" in out and (tmp_path / "report" / "summary.txt").exists()
+    assert main(["run", str(snap), "--record", str(tmp_path / "x.twinrec")]) == 1  # refused: said why
+    assert main(["snapshot", str(recorded), "--at", "6h", str(snap)]) == 1
