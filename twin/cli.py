@@ -237,14 +237,7 @@ def _simulate(model: str, *, hours: float, storm: str | None, seed: int, events:
               save_model: Path | None = None) -> int:
     from twin.world.simulate import run_world
 
-    if model.startswith("territory:"):
-        from twin.world.territory import generate_territory
-
-        net = generate_territory(int(model.partition(":")[2].replace("_", "")), seed=seed)
-    else:
-        from twin.grid.io import load_model
-
-        net = _ready_for_world(load_model(model), storm=storm, save_model=save_model)
+    net = _world_network(model, seed=seed, storm=storm, save_model=save_model)
     _, summary = run_world(net, hours=hours, storm=storm, seed=seed, events_path=events)
     print(summary.text())
     return 0
@@ -308,15 +301,8 @@ def session_from(meta: dict, *, store: Path | None = None, model_file: str | Non
         if scenario.model is not None:
             net = _ready_for_world(net, storm=scenario.storm, save_model=None)
         return net, build_session(net, scenario=scenario, store=store, rules=meta.get("rules"))
-    model, seed = str(meta["model"]), int(meta["seed"])
-    if model.startswith("territory:"):
-        from twin.world.territory import generate_territory
-
-        net = generate_territory(int(model.partition(":")[2].replace("_", "")), seed=seed)
-    else:
-        from twin.grid.io import load_model
-
-        net = _ready_for_world(load_model(model), storm=meta.get("storm"), save_model=None)
+    seed = int(meta["seed"])
+    net = _world_network(str(meta["model"]), seed=seed, storm=meta.get("storm"))
     return net, build_session(net, hours=float(meta["hours"]), storm=meta.get("storm"), seed=seed,
                               ami=bool(meta.get("ami", True)), rules=meta.get("rules"), store=store)
 
@@ -368,6 +354,18 @@ def _scenario_check(files: list[Path], *, check_model: bool) -> int:
             continue
         print(f"{path}: ok: {scenario.summary()}")
     return 1 if bad else 0
+
+
+def _world_network(model: str, *, seed: int, storm: str | None, save_model: Path | None = None):
+    """The network a world runs on: ``territory:N`` generated with ``seed``, or a model file
+    made ready for the world (:func:`_ready_for_world`)."""
+    if model.startswith("territory:"):
+        from twin.world.territory import generate_territory
+
+        return generate_territory(int(model.partition(":")[2].replace("_", "")), seed=seed)
+    from twin.grid.io import load_model
+
+    return _ready_for_world(load_model(model), storm=storm, save_model=save_model)
 
 
 def _ready_for_world(net, *, storm: str | None, save_model: Path | None):

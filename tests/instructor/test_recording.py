@@ -89,7 +89,9 @@ def test_a_session_killed_mid_storm_replays_up_to_its_last_event(tmp_path):
     assert same and "did not finish" in text, text
 
 
-def test_a_trainees_actions_are_recorded_as_theirs_and_done_again_in_the_re_run(tmp_path):
+def _record_lockout(path: Path, *, trip_tagged: bool) -> None:
+    """The blue-sky lockout recorded with a trainee who tags S01-F3-RCL at 300 s, tries to trip it
+    at 600 s (``trip_tagged``) and closes S01-F2-BKR into its fault at 1800 s."""
     from twin.instructor.scenario import load_scenario
     from twin.session import build_session, run_session
 
@@ -98,14 +100,19 @@ def test_a_trainees_actions_are_recorded_as_theirs_and_done_again_in_the_re_run(
     scenario = load_scenario(lockout)
     net = scenario.network()
     session = build_session(net, scenario=scenario)
-    path = tmp_path / "trainee.twinrec"
     recorder = Recorder(path, meta).attach(session)
     scada, clock = session.idms.scada, session.idms.clock
     clock.call_later(300.0, lambda: scada.place_tag("S01-F3-RCL", "hold", user="trainee", reason="crew below"))
-    clock.call_later(600.0, lambda: scada.control("S01-F3-RCL", "trip", "trainee"))  # refused: tagged
+    if trip_tagged:
+        clock.call_later(600.0, lambda: scada.control("S01-F3-RCL", "trip", "trainee"))  # refused: tagged
     clock.call_later(1800.0, lambda: scada.control("S01-F2-BKR", "close", "trainee"))  # into the fault
     run_session(net, session=session)
     recorder.close(end_s=session.world.now)
+
+
+def test_a_trainees_actions_are_recorded_as_theirs_and_done_again_in_the_re_run(tmp_path):
+    path = tmp_path / "trainee.twinrec"
+    _record_lockout(path, trip_tagged=True)
     rows = Recording(path).rows()
     mine = [(r.kind, r.sim_s) for r in rows if r.source == "trainee"]
     assert mine == [("tag", 300.0), ("control", 600.0), ("control", 1800.0)]
@@ -145,26 +152,15 @@ def test_seeking_a_recording_gives_the_state_the_session_had_then(tmp_path):
 
 def test_a_snapshot_restores_the_session_as_it_was_and_a_branch_plays_on_differently(tmp_path):
     from twin.instructor.recording import _plain
-    from twin.instructor.scenario import load_scenario
     from twin.instructor.snapshots import SnapshotError, restore, save_snapshot
-    from twin.session import build_session, run_session
+    from twin.session import run_session
 
-    lockout = ROOT / "scenarios" / "blue-sky-lockout.yaml"
-    meta = {"scenario": lockout.read_text(encoding="utf-8"), "scenario_file": str(lockout), "rules": None}
-    scenario = load_scenario(lockout)
-    net = scenario.network()
-    session = build_session(net, scenario=scenario)
     path = tmp_path / "lesson.twinrec"
-    recorder = Recorder(path, meta).attach(session)
-    scada, clock = session.idms.scada, session.idms.clock
-    clock.call_later(300.0, lambda: scada.place_tag("S01-F3-RCL", "hold", user="trainee", reason="crew below"))
-    clock.call_later(1800.0, lambda: scada.control("S01-F2-BKR", "close", "trainee"))  # into the fault
-    run_session(net, session=session)
-    recorder.close(end_s=session.world.now)
+    _record_lockout(path, trip_tagged=False)
 
     at = 1200.0
     snap = save_snapshot(path, at, tmp_path / "at-20-min.json")
-    _, again = restore(snap, session_from)
+    net, again = restore(snap, session_from)
     assert again.world.now == pytest.approx(at)
     recorded = [(r.kind, r.data) for r in Recording(path).rows() if r.source == "world" and r.sim_s <= at]
     replayed = [(e.kind.value, json.dumps(e.data, sort_keys=True, default=_plain))

@@ -89,7 +89,7 @@ class Checker:
     def text(self, data: Mapping, key: str, *, path: str, default: Any = _MISSING,
              choices: Iterable[str] | None = None) -> Any:
         value = self._value(data, key, path, default)
-        if value is _MISSING or value is default and key not in data:
+        if not isinstance(data, Mapping) or key not in data:  # absent: the default (noted if required)
             return None if value is _MISSING else value
         choices = list(choices) if choices is not None else None
         if not isinstance(value, str) or not value.strip():

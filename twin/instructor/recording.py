@@ -145,6 +145,9 @@ class Recording:
         except sqlite3.DatabaseError as exc:
             raise RecordingError(f"{self.path}: not a Twin recording ({exc})") from None
 
+    def close(self) -> None:
+        self.db.close()
+
     @property
     def complete(self) -> bool:
         """Whether the session finished (a killed one has no end)."""
@@ -188,6 +191,7 @@ def verify(path: str | Path, rebuild) -> tuple[bool, str]:
     recorded = recording.rows()
     until = recording.last_sim_s()
     complete = recording.complete
+    recording.close()
     net, session = rebuild(recording.meta)
     again: list[Row] = []
     copy = _Copy(again, session)

@@ -4,7 +4,7 @@ automatic dispatcher's run of the same scenario and seed).
 A :class:`Scorekeeper` attaches to a session when it is built (it samples the crews once a
 simulated minute); :meth:`Scorekeeper.measures` then reads the session's end state:
 
-* ``customer_minutes``: interrupted, by the world's truth (not the IDMS's records);
+* ``customer_minutes``: interrupted, by the world's truth (its summary, not the IDMS's records);
 * ``first_restoration_s``: median over sustained outages (5 min or more) of the time from their
   start to the first of their customers back;
 * ``fault_isolation_s``: median over sustained outages with a fault found of the time from their
@@ -38,6 +38,7 @@ import numpy as np
 from twin.idms.scada.control import FailReason
 from twin.world.events import EventKind
 from twin.world.physics import OPENS
+from twin.world.simulate import summarise
 
 __all__ = ["DEFAULT_WEIGHTS", "Measures", "ScoreSheet", "Scorekeeper", "score", "write_score_sheet"]
 
@@ -104,7 +105,8 @@ class Scorekeeper:
             if end - o.start_s > limit:
                 late.update(np.intersect1d(o.customers, critical).tolist())
         unacked = sum(1 for a in idms.scada.alarms.alarms() if not a.acknowledged)
-        return Measures(customer_minutes=_customer_minutes(world), first_restoration_s=_median(first),
+        truth = summarise(world, world.now / 3600.0, self.session.storm, self.session.parts.faults, 0.0)
+        return Measures(customer_minutes=truth.customer_minutes, first_restoration_s=_median(first),
                         fault_isolation_s=_median(isolation), crew_idle=self.idle_min / self.on_duty_min
                         if self.on_duty_min else 0.0, safety=len(violations), critical_missed=len(late),
                         alarms_unacknowledged=unacked, violations=tuple(violations))
@@ -133,14 +135,6 @@ class Scorekeeper:
                                f"at {e.time_s / 3600.0:.2f} h")
                     break
         return out
-
-
-def _customer_minutes(world) -> float:
-    total = 0.0
-    for o in world.grid.outages:
-        end = world.now if math.isnan(o.restored_s) else o.restored_s
-        total += len(o.customers) * (end - o.start_s) / 60.0
-    return total
 
 
 def _median(values: list[float]) -> float:

@@ -34,9 +34,11 @@ def save_snapshot(recording: str | Path, time_s: float, path: str | Path) -> Pat
     rec = Recording(recording)
     last = rec.last_sim_s()
     if not 0.0 <= time_s <= last:
+        rec.close()
         raise SnapshotError(f"{recording}: the recording runs from 0 to {last / 3600.0:.2f} h; "
                             f"{time_s / 3600.0:.2f} h is outside it")
     actions = [r.__dict__ for r in rec.rows() if r.source in ("trainee", "instructor") and r.sim_s <= time_s]
+    rec.close()
     path = Path(path)
     path.write_text(json.dumps({"format": FORMAT, "meta": rec.meta, "time_s": float(time_s), "actions": actions,
                                 "recording": str(recording)}, indent=1, sort_keys=True), encoding="utf-8")
