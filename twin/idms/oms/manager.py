@@ -134,6 +134,8 @@ class OutageManager(AmiChecks, InterruptionRows):
         self._crew_status: dict[str, CrewStatus] = {}
         self._listeners: list[Callable[[OutageRecord], None]] = []
         self.inside_premise: list[OutageRecord] = []
+        self.trouble_calls: list[TroubleCall] = []
+        """Every trouble call taken, in the order the call centre passed them on."""
         self.pings = 0
         model.subscribe(self.on_change)
         if ami is not None:
@@ -154,6 +156,12 @@ class OutageManager(AmiChecks, InterruptionRows):
     def customers_of(self, outage_id: str) -> np.ndarray:
         """Service point rows out in an active outage now."""
         return np.flatnonzero(self.owner == self._by_id[outage_id])
+
+    def outage_of(self, service_point: str) -> str:
+        """The id of the active outage a customer is in now ('' when none)."""
+        c = self._sp_index.get(service_point)
+        k = -1 if c is None else int(self.owner[c])
+        return self.records[k].id if k >= 0 else ""
 
     def interruptions(self) -> Interruptions:
         """Every interruption row, for the reliability indices."""
@@ -327,6 +335,7 @@ class OutageManager(AmiChecks, InterruptionRows):
 
     def on_calls(self, calls: list[TroubleCall]) -> None:
         """Trouble calls as the call centre takes them."""
+        self.trouble_calls.extend(calls)
         for call in calls:
             c = self._sp_index.get(call.service_point)
             if c is None:

@@ -99,7 +99,7 @@ DEFAULT_RULES: tuple[AlarmRule, ...] = (
     AlarmRule("tap_limit", "status", Condition.abs_at_least, 16, 3,
               "regulator {device} at tap limit ({value})", kinds=frozenset({"regulator"})),
     AlarmRule("local", "remote", Condition.equals, False, 4,
-              "{kind} {device} switched to local control"),
+              "{kind} {device} switched to local control", from_value=True),  # not a status-only device
 )
 """The rules a distribution control room commonly runs with (priority 1 most urgent)."""
 
