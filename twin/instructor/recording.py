@@ -4,8 +4,9 @@ and checked against a re-run.
 
 A :class:`Recorder` attaches to a session (:meth:`Recorder.attach`) and appends one row per event
 (a world event; a change of an outage record or of a SCADA alarm; a control requested, a tag placed
-or removed, by whom) to ``events``: ``seq`` (the order), ``sim_s`` (simulated seconds since the start), ``wall_s``
-(seconds of wall time since the recording began), ``source`` (``world``, ``idms``, ``trainee``,
+or removed, by whom; an event the instructor injected, as ``instructor`` ``inject``) to
+``events``: ``seq`` (the order), ``sim_s`` (simulated seconds since the start), ``wall_s`` (seconds
+of wall time since the recording began), ``source`` (``world``, ``idms``, ``trainee``,
 ``instructor``), ``kind`` and ``data`` (JSON, keys sorted). Each row is its own committed
 transaction in WAL mode (``synchronous=NORMAL``): a session killed at any moment, SIGKILL included,
 leaves a file that holds every event up to the last one written. ``meta`` holds what is needed to
@@ -32,6 +33,7 @@ from typing import Any
 
 from twin.errors import TwinError
 from twin.instructor.replay import ReplayState, state_at
+from twin.instructor.scripted import INSTRUCTOR, inject
 
 __all__ = ["Recorder", "Recording", "RecordingError", "Row", "source_of", "verify"]
 
@@ -98,7 +100,7 @@ class Recorder:
         """Record ``session``'s world events and IDMS outage records from now on."""
         world = session.world
         self._clock = lambda: world.now
-        world.events.subscribe(lambda e: self.write("world", e.kind.value, e.time_s, e.data))
+        world.events.subscribe(self._world_event)
         idms = session.idms
         idms.oms.subscribe(lambda rec: self.write("idms", "outage_record", world.now, rec.record()))
         idms.scada.controls.listeners.append(lambda kind, data: self.write(source_of(data["user"]), kind, world.now,
@@ -106,6 +108,12 @@ class Recorder:
         idms.scada.alarms.listeners.append(lambda alarm, listed: self.write("idms", "alarm", world.now,
                                                                             {**alarm.record(), "listed": listed}))
         return self
+
+    def _world_event(self, e) -> None:
+        if e.kind.value == "scripted" and e.data.get("by") == INSTRUCTOR:  # the instructor's hand
+            self.write("instructor", "inject", e.time_s, e.data)
+        else:
+            self.write("world", e.kind.value, e.time_s, e.data)
 
     def action(self, source: str, kind: str, **data: Any) -> None:
         """A person's action (``trainee`` or ``instructor``) at the session's simulated time now."""
@@ -222,11 +230,17 @@ def _reapply(session, actions: list[Row]) -> None:
     scada = idms.scada
     do = {"control": lambda d: scada.control(d["device"], d["action"], d["user"]),
           "tag": lambda d: scada.place_tag(d["device"], d["kind"], user=d["user"], reason=d["reason"]),
-          "untag": lambda d: scada.remove_tag(d["tag"], user=d["user"])}
+          "untag": lambda d: scada.remove_tag(d["tag"], user=d["user"]),
+          "inject": lambda d: _inject_again(session, d)}
     for row in actions:
         if row.kind in do:
             data = json.loads(row.data)
             idms.clock.call_later(row.sim_s - idms.clock.now(), lambda f=do[row.kind], d=data: f(d))
+
+
+def _inject_again(session, data: dict) -> None:
+    args = {k: v for k, v in data.items() if k not in ("event", "by")}
+    inject(session.parts, session.idms, data["event"], args)
 
 
 class _Copy(Recorder):

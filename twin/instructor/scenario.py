@@ -40,6 +40,7 @@ bad value, what is allowed), not the first only. ``twin scenario check FILE`` pr
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -51,7 +52,7 @@ import numpy as np
 from twin.instructor.checks import _MISSING, Checker, DataError, Problem
 
 __all__ = ["EVENT_KINDS", "Scenario", "ScriptedEvent", "crew_parameters", "feeder_bounds", "load_scenario",
-           "parse_scenario"]
+           "parse_event", "parse_scenario"]
 
 _TOP = ("name", "description", "territory", "model", "start", "seed", "hours", "weather", "events", "crews",
         "idms", "objectives", "scoring")
@@ -353,42 +354,81 @@ def _check_against_model(c: Checker, s: Scenario) -> None:
     except Exception as exc:  # a broken model file: its own error, named
         c.problem("model", str(s.model), f"cannot be read: {exc}", "a model twin validate accepts")
         return
-    lines = set(net.line.ids.tolist())
-    switches = set(net.switch.ids.tolist())
-    from twin.grid.schema import SwitchKind
-
-    kinds = np.asarray(net.switch["kind"])
-    remote = set(np.asarray(net.switch.ids, object)[np.asarray(net.switch["remote"], bool)].tolist())
-    tripping = set(np.asarray(net.switch.ids, object)[np.isin(kinds, [int(SwitchKind.breaker),
-                                                                      int(SwitchKind.recloser)])].tolist())
-    points = set(net.service_point.ids.tolist())
-    feeders = set(_feeders(net)) - {""}
-    sources = set(net.source.ids.tolist())
     crews = _crew_ids(s, net)
+    feeders = set(_feeders(net)) - {""}
     for k, f in enumerate(s.storm_over):
         c.element(f, f"weather.over[{k}]", kind="feeder", exists=feeders.__contains__, names=lambda: feeders)
+    names = _Names(net, crews)
     for e in s.events:
-        p = f"{e.path}.{e.kind}"
-        if e.kind == "fault":
-            c.element(e.args["line"], f"{p}.line", kind="line", exists=lines.__contains__, names=lambda: lines)
-        elif e.kind == "wrong_status":
-            c.element(e.args["device"], f"{p}.device", kind="switching device", exists=switches.__contains__,
-                      names=lambda: switches)
-        elif e.kind == "stuck_switch":
-            c.element(e.args["device"], f"{p}.device", kind="remote switching device", exists=remote.__contains__,
-                      names=lambda: remote)
-        elif e.kind == "fails_to_trip":
-            c.element(e.args["device"], f"{p}.device", kind="breaker or recloser", exists=tripping.__contains__,
-                      names=lambda: tripping)
-        elif e.kind == "critical_call":
-            c.element(e.args["service_point"], f"{p}.service_point", kind="service point",
-                      exists=points.__contains__, names=lambda: points)
-        elif e.kind == "crew_sick":
-            c.element(e.args["crew"], f"{p}.crew", kind="crew", exists=crews.__contains__, names=lambda: crews)
+        _check_event_names(c, e.kind, e.args, f"{e.path}.{e.kind}", names)
+    sources = set(net.source.ids.tolist())
     for depot in s.crews:
         if depot != "*" and depot not in sources:
             c.element(depot, f"crews.depots.{depot}", kind="depot (source)", exists=sources.__contains__,
                       names=lambda: sources)
+
+
+def parse_event(kind: str, data: Any, net, crews: set[str], *, source: str = "instructor") -> dict[str, Any]:
+    """One event's arguments, checked as a scenario's are (values and the names of ``net``'s
+    elements and of the ``crews``): an instructor's injection. Raises a :class:`DataError` with
+    every problem."""
+    c = Checker(source)
+    if kind not in EVENT_KINDS:
+        c.problem("event", kind, "is not an event", "one of: " + ", ".join(EVENT_KINDS))
+        c.raise_if_any()
+    args = _event_args(c, kind, data, kind)
+    c.raise_if_any()
+    _check_event_names(c, kind, args, kind, _Names(net, crews))
+    c.raise_if_any()
+    return args
+
+
+class _Names:
+    """The element names events refer to, gathered from a model when first asked for."""
+
+    def __init__(self, net, crews: set[str]) -> None:
+        self.net, self.crews = net, crews
+
+    @functools.cached_property
+    def lines(self) -> set[str]:
+        return set(self.net.line.ids.tolist())
+
+    @functools.cached_property
+    def switches(self) -> set[str]:
+        return set(self.net.switch.ids.tolist())
+
+    @functools.cached_property
+    def remote(self) -> set[str]:
+        sw = self.net.switch
+        return set(np.asarray(sw.ids, object)[np.asarray(sw["remote"], bool)].tolist())
+
+    @functools.cached_property
+    def tripping(self) -> set[str]:
+        from twin.grid.schema import SwitchKind
+
+        sw = self.net.switch
+        kinds = np.asarray(sw["kind"])
+        return set(np.asarray(sw.ids, object)[np.isin(kinds, [int(SwitchKind.breaker),
+                                                                int(SwitchKind.recloser)])].tolist())
+
+    @functools.cached_property
+    def points(self) -> set[str]:
+        return set(self.net.service_point.ids.tolist())
+
+
+_NAMED = {"fault": ("line", "line", "lines"), "wrong_status": ("device", "switching device", "switches"),
+          "stuck_switch": ("device", "remote switching device", "remote"),
+          "fails_to_trip": ("device", "breaker or recloser", "tripping"),
+          "critical_call": ("service_point", "service point", "points"), "crew_sick": ("crew", "crew", "crews")}
+
+
+def _check_event_names(c: Checker, kind: str, args: dict[str, Any], path: str, names: _Names) -> None:
+    """The element an event names is one of the model's (of the right kind)."""
+    if kind not in _NAMED:
+        return
+    key, what, table = _NAMED[kind]
+    known = getattr(names, table)
+    c.element(args[key], f"{path}.{key}", kind=what, exists=known.__contains__, names=lambda: known)
 
 
 def crew_parameters(s: Scenario):

@@ -6,6 +6,11 @@ IDMS's operations model, the way an instructor's console would inject them.
 polls its condition once a simulated minute (``when``), then applies it and publishes a
 ``scripted`` event (kind, path in the file, arguments) so that recordings and score sheets see
 it. Random choices (which customers call in a flood, when) come from ``world.streams("scenario")``.
+
+:func:`inject` is the same events by the instructor's hand, at once: checked as a scenario's
+are, published as a ``scripted`` event with ``by: instructor`` (recorded as the instructor's
+``inject``, and done again at its time on a re-run), then applied; random choices from
+``world.streams("instructor")``.
 """
 
 from __future__ import annotations
@@ -17,10 +22,11 @@ from twin.instructor.scenario import Scenario, ScriptedEvent
 from twin.world.events import EventKind
 from twin.world.physics import Fault
 
-__all__ = ["schedule"]
+__all__ = ["INSTRUCTOR", "inject", "schedule"]
 
 _TYPES = {"slg": FaultType.slg, "ll": FaultType.ll, "llg": FaultType.llg, "three_phase": FaultType.three_phase}
 POLL_S = 60.0  # how often a condition is looked at
+INSTRUCTOR = "instructor"  # the ``by`` of a scripted event the instructor injected
 
 
 def schedule(scenario: Scenario, parts, idms) -> None:
@@ -42,6 +48,18 @@ def _play(event: ScriptedEvent, parts, idms, rng: np.random.Generator):
             yield env.timeout(POLL_S)
     world.events.publish(world.now, EventKind.scripted, event=event.kind, path=event.path, **event.args)
     _APPLY[event.kind](event.args, parts, idms, rng)
+
+
+def inject(parts, idms, kind: str, data: dict) -> dict:
+    """Apply the event ``kind`` with arguments ``data`` now (see the module docstring); returns
+    the arguments as checked. Raises :class:`~twin.instructor.checks.DataError` naming every problem."""
+    from twin.instructor.scenario import parse_event
+
+    world = parts.world
+    args = parse_event(kind, data, world.grid.net, set(parts.crews.ids.tolist()), source="instructor's injection")
+    world.events.publish(world.now, EventKind.scripted, event=kind, by=INSTRUCTOR, **args)
+    _APPLY[kind](args, parts, idms, world.streams(INSTRUCTOR))
+    return args
 
 
 def _fault(a: dict, parts, idms, rng) -> None:
