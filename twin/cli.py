@@ -9,6 +9,9 @@
                                               (an imported feeder gets customers and protection: --save-model DIR)
     twin run MODEL [--storm NAME] [--hours H] [--seed S] [--report DIR] [--no-ami] [--rules R] [--store F]
                                               the world and the IDMS together, run by the automatic dispatcher
+    twin train SOURCE [--speed X] [--record F] [--session-file F]  the trainee console on a session live
+    twin instruct [--session-file F] [--replay RECORDING]  the instructor station (attached, or a replay)
+    twin screenshot SOURCE OUT.png --at HH:MM [--station]   either screen at a moment, headless
     twin demo [--out DIR]                     the end-to-end demonstration behind `make demo`
 """
 
@@ -19,6 +22,7 @@ import sys
 from pathlib import Path
 
 from twin.errors import TwinError
+from twin.runs import run_settings, session_from, world_network
 
 __all__ = ["main"]
 
@@ -96,6 +100,32 @@ def _parser() -> argparse.ArgumentParser:
     sn.add_argument("--at", required=True, help="HH:MM after the start")
     sn.add_argument("out", type=Path)
 
+    t = sub.add_parser("train", help="the trainee console on a session live (the instructor attaches with twin instruct)")
+    t.add_argument("source", help="a scenario (scenarios/*.yaml), a model, territory:N, or a snapshot .json to go on from")
+    t.add_argument("--storm", choices=["thunderstorm", "hurricane", "ice"], help="a built-in storm on a model")
+    t.add_argument("--hours", type=float, default=24.0, help="hours of weather on a model (default 24)")
+    t.add_argument("--seed", type=int, default=0, help="seed of every random draw on a model (default 0)")
+    t.add_argument("--speed", type=float, default=60.0, help="simulated seconds per wall second, 1 to 3600 (default 60)")
+    t.add_argument("--record", type=Path, help="the recording (default recordings/NAME-DATE-TIME.twinrec)")
+    t.add_argument("--session-file", type=Path, help="where to write the address and tokens twin instruct reads "
+                   "(default: one per user in the temporary folder)")
+    t.add_argument("--frames", type=int, help="stop after this many frames (headless runs)")
+
+    ins = sub.add_parser("instruct", help="the instructor station: attached to twin train, or on a recording")
+    ins.add_argument("--session-file", type=Path, help="the session file twin train wrote (default: its default)")
+    ins.add_argument("--replay", type=Path, help="a recording to replay, with a seek bar and branching")
+    ins.add_argument("--frames", type=int, help="stop after this many frames (headless runs)")
+
+    shot = sub.add_parser("screenshot", help="the trainee console (or --station) at a moment of a session, as a PNG")
+    shot.add_argument("source", help="a scenario, a model or territory:N")
+    shot.add_argument("out", type=Path, help="the PNG to write")
+    shot.add_argument("--at", required=True, help="HH:MM after the start")
+    shot.add_argument("--storm", choices=["thunderstorm", "hurricane", "ice"], help="a built-in storm on a model")
+    shot.add_argument("--hours", type=float, default=24.0, help="hours of weather on a model (default 24)")
+    shot.add_argument("--seed", type=int, default=0, help="seed on a model (default 0)")
+    shot.add_argument("--station", action="store_true", help="the instructor station instead")
+    shot.add_argument("--select", help="a device to open the dialog of (a switch id)")
+
     sc = sub.add_parser("scenario", help="storm scenarios (YAML)")
     sc_sub = sc.add_subparsers(dest="action", required=True)
     chk = sc_sub.add_parser("check", help="check scenario files: every problem, with its key, value and what is allowed")
@@ -136,6 +166,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "run":
             return _run(args.model, storm=args.storm, hours=args.hours, seed=args.seed, report=args.report,
                         ami=not args.no_ami, rules=args.rules, store=args.store, record=args.record)
+        if args.command in ("train", "instruct", "screenshot"):
+            return _training(args)
         if args.command == "snapshot":
             return _snapshot(args.recording, args.at, args.out)
         if args.command == "replay":
@@ -237,7 +269,7 @@ def _simulate(model: str, *, hours: float, storm: str | None, seed: int, events:
               save_model: Path | None = None) -> int:
     from twin.world.simulate import run_world
 
-    net = _world_network(model, seed=seed, storm=storm, save_model=save_model)
+    net = world_network(model, seed=seed, storm=storm, save_model=save_model)
     _, summary = run_world(net, hours=hours, storm=storm, seed=seed, events_path=events)
     print(summary.text())
     return 0
@@ -256,12 +288,8 @@ def _run(model: str, *, storm: str | None, hours: float, seed: int, report: Path
                                 "recording starts at the session's start); record the session the snapshot came from")
         net, session = restore(model, session_from)
         print(f"restored {model} at {session.world.now / 3600.0:.2f} h")
-    elif model.endswith((".yaml", ".yml")):
-        meta = {"scenario": Path(model).read_text(encoding="utf-8") if Path(model).exists() else "",
-                "scenario_file": str(Path(model).resolve()), "rules": rules}
     else:
-        meta = {"model": model if model.startswith("territory:") else str(Path(model).resolve()), "storm": storm,
-                "hours": hours, "seed": seed, "ami": ami, "rules": rules}
+        meta = run_settings(model, storm=storm, hours=hours, seed=seed, ami=ami, rules=rules)
     if not model.endswith(".json"):
         net, session = session_from(meta, store=store, model_file=model)
     recorder = None
@@ -282,42 +310,35 @@ def _run(model: str, *, storm: str | None, hours: float, seed: int, report: Path
     return 0
 
 
-def session_from(meta: dict, *, store: Path | None = None, model_file: str | None = None):
-    """``(net, session)`` for a run's settings (as a recording's meta keeps them): a scenario's
-    text, or a model (``territory:N`` or a file) with its storm, hours, seed and IDMS settings."""
-    from twin.session import build_session
+def _training(args) -> int:
+    """``twin train``, ``twin instruct`` and ``twin screenshot``."""
+    from twin.instructor import training
 
-    if "scenario" in meta:
-        from twin.instructor.scenario import load_scenario, parse_scenario
-
-        if model_file is not None:
-            scenario = load_scenario(model_file)
-            print(scenario.summary())
-        else:
-            import yaml
-
-            scenario = parse_scenario(yaml.safe_load(meta["scenario"]), source=meta["scenario_file"])
-        net = scenario.network()
-        if scenario.model is not None:
-            net = _ready_for_world(net, storm=scenario.storm, save_model=None)
-        return net, build_session(net, scenario=scenario, store=store, rules=meta.get("rules"))
-    seed = int(meta["seed"])
-    net = _world_network(str(meta["model"]), seed=seed, storm=meta.get("storm"))
-    return net, build_session(net, hours=float(meta["hours"]), storm=meta.get("storm"), seed=seed,
-                              ami=bool(meta.get("ami", True)), rules=meta.get("rules"), store=store)
+    if args.command == "train":
+        return training.train(args.source, storm=args.storm, hours=args.hours, seed=args.seed, speed=args.speed,
+                              record=args.record, session_file=args.session_file, frames=args.frames)
+    if args.command == "instruct":
+        return training.instruct(session_file=args.session_file, replay=args.replay, frames=args.frames)
+    training.screenshot(args.source, _hhmm_s(args.at), args.out, storm=args.storm, hours=args.hours, seed=args.seed,
+                        station=args.station, select=args.select)
+    return 0
 
 
-def _snapshot(recording: Path, at: str, out: Path) -> int:
-    """``twin snapshot``: the recorded session's state at ``at`` (HH:MM) saved to ``out``."""
+def _hhmm_s(at: str) -> float:
+    """``--at HH:MM`` in seconds after the start."""
     import re
-
-    from twin.errors import TwinError
-    from twin.instructor.snapshots import save_snapshot
 
     m = re.fullmatch(r"(\d{1,3}):([0-5]\d)", at.strip())
     if m is None:
         raise TwinError(f"--at {at!r}: give the time after the start as HH:MM, e.g. 02:30")
-    path = save_snapshot(recording, int(m.group(1)) * 3600.0 + int(m.group(2)) * 60.0, out)
+    return int(m.group(1)) * 3600.0 + int(m.group(2)) * 60.0
+
+
+def _snapshot(recording: Path, at: str, out: Path) -> int:
+    """``twin snapshot``: the recorded session's state at ``at`` (HH:MM) saved to ``out``."""
+    from twin.instructor.snapshots import save_snapshot
+
+    path = save_snapshot(recording, _hhmm_s(at), out)
     print(f"saved {path}: twin run {path} goes on from {at}")
     return 0
 
@@ -355,58 +376,6 @@ def _scenario_check(files: list[Path], *, check_model: bool) -> int:
         print(f"{path}: ok: {scenario.summary()}")
     return 1 if bad else 0
 
-
-def _world_network(model: str, *, seed: int, storm: str | None, save_model: Path | None = None):
-    """The network a world runs on: ``territory:N`` generated with ``seed``, or a model file
-    made ready for the world (:func:`_ready_for_world`)."""
-    if model.startswith("territory:"):
-        from twin.world.territory import generate_territory
-
-        return generate_territory(int(model.partition(":")[2].replace("_", "")), seed=seed)
-    from twin.grid.io import load_model
-
-    return _ready_for_world(load_model(model), storm=storm, save_model=save_model)
-
-
-def _ready_for_world(net, *, storm: str | None, save_model: Path | None):
-    """An imported feeder as the world needs it: coordinates in metres, customers at its loads and a
-    default protection scheme, each only where the model has none (customers from a fixed seed, so
-    that every --seed lives on the same feeder); one line says what was done."""
-    import numpy as np
-
-    from twin.errors import ModelError
-    from twin.grid.customers import attach_customers, coordinate_unit, coordinates_in_metres, needs_customers
-    from twin.grid.protection_plan import default_protection, needs_protection
-
-    done = []
-    placed = bool(np.isfinite(net.bus["x"]).any())
-    if storm and not placed:
-        raise ModelError("no bus has coordinates, so no storm can be placed over it", component="network",
-                         element=net.name, fix="load a script that reads BusCoords (the IEEE feeders' run_*.dss) or "
-                                               "give the buses x, y")
-    if placed and net.coord_units != "m":
-        unit, _ = coordinate_unit(net)
-        net = coordinates_in_metres(net)
-        done.append("schematic coordinates scaled to metres" if unit == "schematic" else
-                    f"coordinates from {unit} to metres")
-    if needs_customers(net):
-        net = attach_customers(net, np.random.default_rng(0))
-        done.append(f"{len(net.service_point):,} customers at its {len(net.load)} loads")
-    if needs_protection(net):
-        before = len(net.switch)
-        net = default_protection(net)
-        kinds = net.switch["kind"][before:]
-        done.append(f"default protection ({int((kinds == 0).sum())} breaker(s), {int((kinds == 1).sum())} "
-                    f"recloser(s), {int((kinds == 3).sum())} fuse(s))")
-    if save_model is not None:
-        from twin.grid.native import save_native
-
-        save_native(net, save_model)
-    if done:
-        keep = (f"saved with them to {save_model}: simulate that folder from now on" if save_model is not None else
-                "add --save-model DIR to keep them, in a native model folder")
-        print(f"{net.name}: for this run, {'; '.join(done)} ({keep})")
-    return net
 
 
 def _outage(model: str, device: str, *, normal: bool) -> int:

@@ -61,7 +61,7 @@ class World:
         self._resolve = resolve
         self._resolve_every_s = float(resolve_every_s)
         self._solve_pending = False
-        self.last_result = None  # the last power flow of the energised network (a twin.world.solution.Solution)
+        self.last_result = None  # the last power flow of the energised network (a twin.grid.powerflow.parts.Solution)
         self._solver = None  # the parts of the network and their factorisations, kept between solves
         self.last_result_s = float("-inf")  # when it was solved
         self.load_model = None  # a twin.world.loads.LoadModel attaches itself here; else the model's peak loads
@@ -172,7 +172,7 @@ class World:
         self._solve_now()
 
     def power_flow(self):
-        """The power flow of the network as it is now (a :class:`~twin.world.solution.Solution`, read
+        """The power flow of the network as it is now (a :class:`~twin.grid.powerflow.parts.Solution`, read
         like a PowerFlowResult): the last one while no switch has changed since, else solved now
         (a part that does not converge keeps its last solution and is named in ``failed``)."""
         if self.last_result is None or self.last_result_s < self.grid.changed_s:
@@ -181,8 +181,8 @@ class World:
 
     def _solve_now(self) -> None:
         """Solve the energised network at the loads of now (the parts that changed: see
-        :mod:`twin.world.solution`); keep the result, publish the solve."""
-        from twin.world.solution import PartSolver
+        :mod:`twin.grid.powerflow.parts`); keep the result, publish the solve."""
+        from twin.grid.powerflow.parts import PartSolver
 
         if self._solver is None:
             self._solver = PartSolver(self.grid.net)

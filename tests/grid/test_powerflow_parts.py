@@ -5,7 +5,7 @@ import pytest
 
 from twin.grid.schema import SwitchKind
 from twin.grid.subnetwork import parts
-from twin.world.solution import PartSolver
+from twin.grid.powerflow.parts import PartSolver
 from twin.world.territory import generate_territory
 
 

@@ -1,4 +1,4 @@
-"""The world's power flow, part by part: each substation's network solved on its own.
+"""The power flow part by part: each substation's network solved on its own.
 
 A territory's substations share nothing electrically while their ties are open: each is a part
 (:func:`twin.grid.subnetwork.parts`) with its own source, solved on its own. A storm changes a few

@@ -1,0 +1,130 @@
+"""A run's settings and what they make: the network a world runs on and the session of world and
+IDMS on it.
+
+A run's settings (``meta``, as a recording and a snapshot keep them) are a scenario's text, or a
+model (``territory:N`` or a file) with its storm, hours, seed and IDMS settings
+(:func:`run_settings`). :func:`session_from` makes ``(net, session)`` from them, the same every
+time: ``twin run``, ``twin train``, a replay's verify and a snapshot restored all start here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+__all__ = ["network_from", "ready_for_world", "run_settings", "session_from", "world_network"]
+
+
+def run_settings(model: str, *, storm: str | None = None, hours: float = 24.0, seed: int = 0, ami: bool = True,
+                 rules: str | None = None, dispatcher: bool = True) -> dict[str, Any]:
+    """The settings of a run on ``model`` (a scenario file, a model file or ``territory:N``);
+    ``dispatcher`` False for a trainee's session (the trainee at the desk)."""
+    if model.endswith((".yaml", ".yml")):
+        meta: dict[str, Any] = {"scenario": Path(model).read_text(encoding="utf-8") if Path(model).exists() else "",
+                                "scenario_file": str(Path(model).resolve()), "rules": rules}
+    else:
+        meta = {"model": model if model.startswith("territory:") else str(Path(model).resolve()), "storm": storm,
+                "hours": hours, "seed": seed, "ami": ami, "rules": rules}
+    if not dispatcher:
+        meta["dispatcher"] = False
+    return meta
+
+
+def network_from(meta: dict[str, Any]):
+    """The network of a run's settings (without its world: for a replay's map)."""
+    if "scenario" in meta:
+        import yaml
+
+        from twin.instructor.scenario import parse_scenario
+
+        scenario = parse_scenario(yaml.safe_load(meta["scenario"]), source=meta["scenario_file"])
+        net = scenario.network()
+        return ready_for_world(net, storm=scenario.storm, save_model=None) if scenario.model is not None else net
+    return world_network(str(meta["model"]), seed=int(meta["seed"]), storm=meta.get("storm"))
+
+
+def session_from(meta: dict, *, store: Path | None = None, model_file: str | None = None):
+    """``(net, session)`` for a run's settings (as a recording's meta keeps them): a scenario's
+    text, or a model (``territory:N`` or a file) with its storm, hours, seed and IDMS settings;
+    ``dispatcher`` False for a trainee's session (no automatic dispatcher at the desk), or
+    ``dispatcher_until_s`` when a trainee took the desk over from it (a branched replay)."""
+    from twin.session import build_session
+
+    dispatcher = bool(meta.get("dispatcher", True))
+    if "scenario" in meta:
+        from twin.instructor.scenario import load_scenario, parse_scenario
+
+        if model_file is not None:
+            scenario = load_scenario(model_file)
+            print(scenario.summary())
+        else:
+            import yaml
+
+            scenario = parse_scenario(yaml.safe_load(meta["scenario"]), source=meta["scenario_file"])
+        net = scenario.network()
+        if scenario.model is not None:
+            net = ready_for_world(net, storm=scenario.storm, save_model=None)
+        session = build_session(net, scenario=scenario, store=store, rules=meta.get("rules"), dispatcher=dispatcher)
+    else:
+        seed = int(meta["seed"])
+        net = world_network(str(meta["model"]), seed=seed, storm=meta.get("storm"))
+        session = build_session(net, hours=float(meta["hours"]), storm=meta.get("storm"), seed=seed,
+                                ami=bool(meta.get("ami", True)), rules=meta.get("rules"), store=store,
+                                dispatcher=dispatcher)
+    until = meta.get("dispatcher_until_s")
+    if until is not None and session.dispatcher is not None:
+        session.idms.clock.call_later(float(until) - session.idms.clock.now(), session.dispatcher.stop)
+    return net, session
+
+
+def world_network(model: str, *, seed: int, storm: str | None, save_model: Path | None = None):
+    """The network a world runs on: ``territory:N`` generated with ``seed``, or a model file
+    made ready for the world (:func:`ready_for_world`)."""
+    if model.startswith("territory:"):
+        from twin.world.territory import generate_territory
+
+        return generate_territory(int(model.partition(":")[2].replace("_", "")), seed=seed)
+    from twin.grid.io import load_model
+
+    return ready_for_world(load_model(model), storm=storm, save_model=save_model)
+
+
+def ready_for_world(net, *, storm: str | None, save_model: Path | None):
+    """An imported feeder as the world needs it: coordinates in metres, customers at its loads and a
+    default protection scheme, each only where the model has none (customers from a fixed seed, so
+    that every --seed lives on the same feeder); one line says what was done."""
+    import numpy as np
+
+    from twin.errors import ModelError
+    from twin.grid.customers import attach_customers, coordinate_unit, coordinates_in_metres, needs_customers
+    from twin.grid.protection_plan import default_protection, needs_protection
+
+    done = []
+    placed = bool(np.isfinite(net.bus["x"]).any())
+    if storm and not placed:
+        raise ModelError("no bus has coordinates, so no storm can be placed over it", component="network",
+                         element=net.name, fix="load a script that reads BusCoords (the IEEE feeders' run_*.dss) or "
+                                               "give the buses x, y")
+    if placed and net.coord_units != "m":
+        unit, _ = coordinate_unit(net)
+        net = coordinates_in_metres(net)
+        done.append("schematic coordinates scaled to metres" if unit == "schematic" else
+                    f"coordinates from {unit} to metres")
+    if needs_customers(net):
+        net = attach_customers(net, np.random.default_rng(0))
+        done.append(f"{len(net.service_point):,} customers at its {len(net.load)} loads")
+    if needs_protection(net):
+        before = len(net.switch)
+        net = default_protection(net)
+        kinds = net.switch["kind"][before:]
+        done.append(f"default protection ({int((kinds == 0).sum())} breaker(s), {int((kinds == 1).sum())} "
+                    f"recloser(s), {int((kinds == 3).sum())} fuse(s))")
+    if save_model is not None:
+        from twin.grid.native import save_native
+
+        save_native(net, save_model)
+    if done:
+        keep = (f"saved with them to {save_model}: simulate that folder from now on" if save_model is not None else
+                "add --save-model DIR to keep them, in a native model folder")
+        print(f"{net.name}: for this run, {'; '.join(done)} ({keep})")
+    return net
