@@ -24,6 +24,7 @@ import pandas as pd
 
 from twin.errors import ModelError, NotConverged
 from twin.grid.network import Network
+from twin.grid.loading import loading_pct
 from twin.grid.power_quality import ansi_range
 from twin.grid.validate.context import Context
 from twin.grid.validate.findings import Finding, Severity
@@ -80,31 +81,12 @@ def _voltage_findings(v: pd.DataFrame) -> list[Finding]:
 
 
 def _overloads(net: Network, branches: pd.DataFrame) -> list[Finding]:
-    """Elements whose largest phase current exceeds their rating (lines fall back to their code's)."""
-    if branches.empty:
-        return []
-    # a transformer's rating is checked on winding 1; other elements on their worse end
-    primary = ~branches["element"].str.startswith("transformer.") | (branches["terminal"] == 1)
-    amps = branches[primary].groupby("element")["i_amps"].max()
-    rating = {}
-    line = net.line
-    if len(line):
-        code_rating = net.line_code["rated_a"][net.line_code.index(line["code"].tolist())] if len(net.line_code) \
-            else np.full(len(line), np.nan)
-        rated = np.where(np.isnan(line["rated_a"]), code_rating, line["rated_a"])
-        rating.update(zip("line." + line.ids.astype(str), rated))
-    sw = net.switch
-    rating.update(zip("switch." + sw.ids.astype(str), sw["rated_a"]))
-    xf = net.transformer
-    if len(xf):
-        # winding 1 rated current: S / (V * sqrt(3)) for three-phase units, S / V for single-phase ones
-        n_ph = np.where(xf["kind"] == 0, np.sqrt(3.0), 1.0)
-        rating.update(zip("transformer." + xf.ids.astype(str), xf["s_rated_va"][:, 0] / (xf["v_rated_v"][:, 0] * n_ph)))
-    limit = amps.index.map(rating).to_numpy(dtype=float)
-    over = amps[(limit > 0) & (amps.to_numpy() > limit)]
+    """Elements whose largest phase current exceeds their rating (:func:`~twin.grid.loading.loading_pct`)."""
+    pct = loading_pct(net, branches)
+    over = pct[pct > 100.0]
     if over.empty:
         return []
-    load_pct = (over / pd.Series(rating)[over.index] * 100.0).sort_values(ascending=False)
+    load_pct = over.sort_values(ascending=False)
     shown = ", ".join(f"{e} {p:.0f} %" for e, p in load_pct.head(5).items())
     return [Finding(Severity.warning, "overload", "", tuple(load_pct.index[:_SHOWN]), field="i_amps",
                     value=float(load_pct.iloc[0]), count=len(load_pct),

@@ -46,6 +46,16 @@ class Overlay:
     edge_overloaded: np.ndarray
     bus_voltage: np.ndarray
 
+    @classmethod
+    def of(cls, violations, topology) -> Overlay:
+        """The flags of a :class:`~twin.idms.analysis.Violations` laid on ``topology``'s edges."""
+        net = topology.net
+        refs = np.empty(len(topology.edge_table), object)
+        for table in np.unique(topology.edge_table):
+            pick = topology.edge_table == table
+            refs[pick] = [f"{table}.{i}" for i in net.table(str(table)).ids[topology.edge_row[pick]]]
+        return cls(np.isin(refs, list(violations.overloaded.index)), violations.bus_voltage)
+
 
 class MapView:
     """The map widget over ``rect`` of the screen (see the module docstring)."""
