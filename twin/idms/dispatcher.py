@@ -18,7 +18,8 @@ Every ``review_s`` (and whenever an outage or a crew changes) it
   cases (no crew: that is the point of the ping).
 
 Closing out restorations is the outage manager's (a device closed, AMI pings after it); the
-dispatcher sees a crew free again and gives it the next job.
+dispatcher sees a crew free again and gives it the next job. :meth:`AutomaticDispatcher.stop`
+hands the desk to a person (a trainee taking over a replayed session).
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ class AutomaticDispatcher:
         idms.workforce.subscribe(self._on_report)
         idms.oms.subscribe(self._on_outage)
         self._review_due = False
+        self.stopped = False
         idms.clock.call_later(review_s, self._review)
         self.sweep_s, self.sweeps = sweep_s, 0
         if sweep_s > 0:
@@ -77,16 +79,22 @@ class AutomaticDispatcher:
         if record.active and not record.crew:
             self._soon()
 
+    def stop(self) -> None:
+        """Leave the desk: no more acknowledgements, dispatches, sweeps or call-outs."""
+        self.stopped = True
+
     def _soon(self) -> None:
-        if not self._review_due:
+        if not self._review_due and not self.stopped:
             self._review_due = True
             self.idms.clock.call_later(0.0, self._dispatch)
 
     def _review(self) -> None:
         """Acknowledge the alarms, dispatch, and come back in ``review_s``."""
+        if self.stopped:
+            return
         for alarm in self.idms.scada.alarms.alarms():
             if not alarm.acknowledged:
-                self.idms.scada.acknowledge(alarm.id, self.user)
+                self.idms.acknowledge(alarm.id, self.user)
                 self.acknowledged += 1
         self._dispatch()
         self._call_out_if_needed()
@@ -94,6 +102,8 @@ class AutomaticDispatcher:
 
     def _sweep(self) -> None:
         """An AMI sweep, and the next one ``sweep_s`` from now."""
+        if self.stopped:
+            return
         if self.idms.oms.sweep():
             self.sweeps += 1
         self.idms.clock.call_later(self.sweep_s, self._sweep)
@@ -110,6 +120,8 @@ class AutomaticDispatcher:
 
     def _dispatch(self) -> None:
         self._review_due = False
+        if self.stopped:
+            return
         now = self.idms.clock.now()
         oms = self.idms.oms
         free = [c for c in self.crews.values() if c.activity == Activity.available and c.crew not in self._sent]
@@ -127,8 +139,7 @@ class AutomaticDispatcher:
             self._sent.add(crew)
             free = [c for c in free if c.crew != crew]
             self._needs_line.discard(rec.id)
-            oms.assign(rec.id, crew)
-            self.idms.workforce.send_to_outage(crew, rec.device, rec.line)
+            self.idms.dispatch(crew, rec.id, self.user)
             self.dispatches += 1
             if not free:
                 return

@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any, Callable
 
+from twin.errors import TwinError
 from twin.grid.network import Network
 from twin.idms.interfaces.ami import AmiHeadEnd
 from twin.idms.interfaces.call_centre import CallCentre
@@ -32,6 +34,7 @@ from twin.idms.interfaces.field_devices import FieldDeviceLink, Quality
 from twin.idms.interfaces.workforce import CrewReport, ReportKind, Workforce
 from twin.idms.oms.etr import EtrParameters
 from twin.idms.oms.manager import OutageManager
+from twin.idms.oms.records import OutageRecord
 from twin.idms.oms.rules import RuleSet
 from twin.idms.oms.store import OutageStore
 from twin.idms.operations_model import OperationsModel, Source
@@ -39,9 +42,13 @@ from twin.idms.scada.alarms import Alarm
 from twin.idms.scada.points import PointChange, UnknownPoint
 from twin.idms.scada.scada import Scada
 
-__all__ = ["Idms"]
+__all__ = ["DispatchError", "Idms"]
 
 log = logging.getLogger(__name__)
+
+
+class DispatchError(TwinError):
+    """A crew cannot be sent as asked (says why)."""
 
 
 class Idms:
@@ -69,6 +76,10 @@ class Idms:
             for status in workforce.crews():
                 self.oms.on_crew_status(status)
         self.restarted = False
+        self.actions: list[Callable[[str, dict[str, Any]], None]] = []
+        """Called ``listener(kind, data)`` for each action a user takes outside SCADA's controls
+        (``acknowledge``: alarm, user; ``dispatch``: crew, outage, device, line, user): who did
+        what, for a recording (SCADA's controls and tags tell their own listeners)."""
 
     def start(self) -> None:
         """Take up what the store holds (a restart), then start SCADA (its first integrity scan
@@ -89,6 +100,30 @@ class Idms:
             quality = self._quality(device)
             if point in ("open", "closed") and quality == Quality.good:
                 self.model.apply(switch, point == "open", Source.scada, self.clock.now(), cause="scan")
+
+    def acknowledge(self, alarm_id: str, user: str) -> Alarm:
+        """Acknowledge a SCADA alarm as ``user``."""
+        alarm = self.scada.acknowledge(alarm_id, user)
+        self._tell("acknowledge", {"alarm": alarm_id, "user": user})
+        return alarm
+
+    def dispatch(self, crew: str, outage_id: str, user: str) -> OutageRecord:
+        """Send ``crew`` to the active outage ``outage_id`` as ``user``: outage management records
+        the assignment and the workforce link gives the crew its order."""
+        if self.workforce is None:
+            raise DispatchError("no workforce link: crews cannot be dispatched from this IDMS")
+        record = next((r for r in self.oms.outages() if r.id == outage_id), None)
+        if record is None:
+            raise DispatchError(f"outage {outage_id} is no longer active: choose one from the outage list")
+        self.oms.assign(record.id, crew)
+        self.workforce.send_to_outage(crew, record.device, record.line)
+        self._tell("dispatch", {"crew": crew, "outage": record.id, "device": record.device, "line": record.line,
+                                "user": user})
+        return record
+
+    def _tell(self, kind: str, data: dict[str, Any]) -> None:
+        for listener in self.actions:
+            listener(kind, data)
 
     def telemetered_closed(self, device: str) -> bool:
         """Whether SCADA shows ``device`` closed with good quality (it cannot be out, whatever

@@ -4,7 +4,7 @@ and checked against a re-run.
 
 A :class:`Recorder` attaches to a session (:meth:`Recorder.attach`) and appends one row per event
 (a world event; a change of an outage record or of a SCADA alarm; a control requested, a tag placed
-or removed, by whom; an event the instructor injected, as ``instructor`` ``inject``) to
+or removed, an alarm acknowledged, a crew dispatched, by whom; an event the instructor injected, as ``instructor`` ``inject``) to
 ``events``: ``seq`` (the order), ``sim_s`` (simulated seconds since the start), ``wall_s`` (seconds
 of wall time since the recording began), ``source`` (``world``, ``idms``, ``trainee``,
 ``instructor``), ``kind`` and ``data`` (JSON, keys sorted). Each row is its own committed
@@ -15,10 +15,12 @@ run the session again (the scenario's text, or the model, storm, hours, seed and
 state a replay shows is stored in ``snapshots``, so that :meth:`Recording.state_at` seeks from the
 nearest one forward (:mod:`twin.instructor.replay`).
 
-:func:`verify` runs the recorded session again headless, to the recording's last simulated time,
-and compares the two event streams row by row (source, time, kind, data; wall times apart): it
-says ``identical`` or where they first differ. A trainee's or instructor's recorded controls and
-tags are done again at their simulated times in the re-run.
+:func:`verify` runs the recorded session again headless (to its end: where the storm's run
+ends, or, a trainee's session, where the trainee stopped it; a session killed, to its last
+event) and compares the two event streams row by row (source, time, kind, data; wall times
+apart): it says ``identical`` or where they first differ. A trainee's or instructor's recorded
+controls, tags, acknowledgements, dispatches and injected events are done again at their
+simulated times in the re-run.
 """
 
 from __future__ import annotations
@@ -107,6 +109,7 @@ class Recorder:
                                                                            data))
         idms.scada.alarms.listeners.append(lambda alarm, listed: self.write("idms", "alarm", world.now,
                                                                             {**alarm.record(), "listed": listed}))
+        idms.actions.append(lambda kind, data: self.write(source_of(data["user"]), kind, world.now, data))
         return self
 
     def _world_event(self, e) -> None:
@@ -205,7 +208,10 @@ def verify(path: str | Path, rebuild) -> tuple[bool, str]:
     copy = _Copy(again, session)
     copy.attach(session)
     _reapply(session, [r for r in recorded if r.source in ("trainee", "instructor")])
-    if complete:
+    trainee = recording.meta.get("dispatcher") is False or "dispatcher_until_s" in recording.meta
+    if complete and trainee:  # a person's session ends where they stopped it
+        session.world.run_to(float(recording.meta["end"]["sim_s"]))
+    elif complete:
         from twin.session import run_session
 
         run_session(net, session=session)
@@ -231,6 +237,8 @@ def _reapply(session, actions: list[Row]) -> None:
     do = {"control": lambda d: scada.control(d["device"], d["action"], d["user"]),
           "tag": lambda d: scada.place_tag(d["device"], d["kind"], user=d["user"], reason=d["reason"]),
           "untag": lambda d: scada.remove_tag(d["tag"], user=d["user"]),
+          "acknowledge": lambda d: idms.acknowledge(d["alarm"], d["user"]),
+          "dispatch": lambda d: idms.dispatch(d["crew"], d["outage"], d["user"]),
           "inject": lambda d: _inject_again(session, d)}
     for row in actions:
         if row.kind in do:

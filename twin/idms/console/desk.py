@@ -28,7 +28,7 @@ from twin.idms.oms.records import OutageRecord
 from twin.idms.scada.alarms import Alarm
 from twin.idms.scada.control import ControlOperation, Outcome, Tag
 from twin.idms.scada.points import PointChange, UnknownPoint
-from twin.idms.system import Idms
+from twin.idms.system import DispatchError, Idms
 
 __all__ = ["Desk", "Picture", "QUALITY_CODES"]
 
@@ -76,10 +76,10 @@ class Desk:
         self.crews: dict[str, CrewStatus] = {}
         self.messages: deque[tuple[float, str]] = deque(maxlen=50)
         self._picture: Picture | None = None
-        idms.model.subscribe(lambda change: self._bump())
-        idms.oms.subscribe(lambda record: self._bump())
-        idms.scada.alarms.listeners.append(lambda alarm, listed: self._bump())
-        idms.scada.controls.listeners.append(lambda kind, data: self._bump())
+        idms.model.subscribe(lambda change: self.changed())
+        idms.oms.subscribe(lambda record: self.changed())
+        idms.scada.alarms.listeners.append(lambda alarm, listed: self.changed())
+        idms.scada.controls.listeners.append(lambda kind, data: self.changed())
         idms.scada.subscribe(self._on_point)
         if idms.workforce is not None:
             for status in idms.workforce.crews():
@@ -92,11 +92,11 @@ class Desk:
         """Carry out ``command`` as this desk's user; the result says what was done or why not."""
         result = self._execute(command)
         self.say(result.text)
-        self._bump()
+        self.changed()
         return result
 
     def _execute(self, command: Command) -> Result:
-        scada, oms = self.idms.scada, self.idms.oms
+        scada = self.idms.scada
         if isinstance(command, (Trip, Close)):
             action = "trip" if isinstance(command, Trip) else "close"
             device = self.scada_device(command.device)
@@ -118,28 +118,27 @@ class Desk:
             for alarm_id in command.alarm_ids:
                 alarm = next((a for a in scada.alarms.alarms(include_shelved=True) if a.id == alarm_id), None)
                 if alarm is not None and not alarm.acknowledged:
-                    scada.acknowledge(alarm_id, self.user)
+                    self.idms.acknowledge(alarm_id, self.user)
                     done += 1
             return Result(done > 0, f"{done} alarm{'s' if done != 1 else ''} acknowledged")
         if isinstance(command, Dispatch):
             if self.idms.workforce is None:
                 return Result(False, "no workforce link: crews cannot be dispatched from here")
-            record = next((r for r in oms.outages() if r.id == command.outage_id), None)
-            if record is None:
-                return Result(False, f"outage {command.outage_id} is no longer active")
             status = self.crews.get(command.crew)
             if status is None:
                 return Result(False, f"no crew {command.crew}")
             if not status.on_duty:
                 return Result(False, f"crew {command.crew} is off duty: call it out first")
-            oms.assign(record.id, command.crew)
-            self.idms.workforce.send_to_outage(command.crew, record.device, record.line)
+            try:
+                record = self.idms.dispatch(command.crew, command.outage_id, self.user)
+            except DispatchError as err:
+                return Result(False, str(err))
             return Result(True, f"crew {command.crew} sent to {record.id} at {record.device}")
         raise TypeError(f"not a console command: {command!r}")
 
     def _control_done(self, op: ControlOperation) -> None:
         self.say(_control_text(op))
-        self._bump()
+        self.changed()
 
     def say(self, text: str) -> None:
         self.messages.append((self.idms.clock.now(), text))
@@ -298,18 +297,19 @@ class Desk:
 
     # -- changes ----------------------------------------------------------------------------------
 
-    def _bump(self) -> None:
+    def changed(self) -> None:
+        """Something the picture shows has changed: it is made again at the next draw."""
         self.version += 1
 
     def _on_point(self, change: PointChange, commanded: bool) -> None:
         if change.name == "status" or change.quality != change.old_quality:
             if not self.device_of_switch:
                 self._refresh_devices()
-            self._bump()
+            self.changed()
 
     def _on_crew(self, status: CrewStatus) -> None:
         self.crews[status.crew] = status
-        self._bump()
+        self.changed()
 
 
 def _control_text(op: ControlOperation) -> str:
