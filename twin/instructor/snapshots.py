@@ -29,11 +29,12 @@ class SnapshotError(TwinError):
     """A snapshot that cannot be saved or restored (names the file and what to do)."""
 
 
-def save_snapshot(recording: str | Path, time_s: float, path: str | Path) -> Path:
-    """Save the session recorded in ``recording`` as it was at ``time_s`` (simulated s) to ``path``."""
+def save_snapshot(recording: str | Path, time_s: float, path: str | Path, *, running: bool = False) -> Path:
+    """Save the session recorded in ``recording`` as it was at ``time_s`` (simulated s) to ``path``
+    (``running``: the session is live and at ``time_s`` now, past its last event maybe)."""
     rec = Recording(recording)
     last = rec.last_sim_s()
-    if not 0.0 <= time_s <= last:
+    if not 0.0 <= time_s <= (float("inf") if running else last):
         rec.close()
         raise SnapshotError(f"{recording}: the recording runs from 0 to {last / 3600.0:.2f} h; "
                             f"{time_s / 3600.0:.2f} h is outside it")

@@ -422,9 +422,8 @@ class Console:
         th, text = THEME, self.text
         w = s.get_width()
         pygame.draw.rect(s, th.header, (0, 0, w, TOP_H))
-        counts = self.desk.idms.model.feeder_counts()
-        total = sum(c.customers for c in counts.values())
-        out = sum(c.out for c in counts.values())
+        total = len(self.scene.net.service_point)
+        out = sum(r.customers_out for r in picture.outages)  # outage management's count (predicted too)
         status = self.status()
         left = f"{self.desk.clock_text(picture.time_s)}   {status}"
         s.blit(text.render(left, th.text, "bold"), (8, 5))
