@@ -47,6 +47,8 @@ from twin.idms.console.theme import THEME
 __all__ = ["Console"]
 
 SIZE = (1600, 900)
+REFRESH_S = 0.25  # wall seconds between pictures of the IDMS while a storm changes it every frame
+# (an ISA-101 display updates its data every second or two; the map still moves every frame)
 TOP_H, MAP_W, MAP_BOTTOM, MSG_H = 28, 1000, 640, 26
 _KIND_NAMES = {int(k): k.name.replace("_", " ") for k in SwitchKind}
 HELP = [line for line in __doc__.split("====================  ")[2].splitlines()[1:] if line.strip()][:16]
@@ -94,7 +96,11 @@ class Console:
         self._dragged = False
         self._last: tuple[int, int] | None = None
         self.picture: Picture | None = None
+        self.refresh_s = REFRESH_S
+        self._picture_s = 0.0  # wall time the picture was last taken
+        self._asked = False  # the dispatcher did something: show the result at the next frame
         self._rows_version = -1
+        self._listed: dict[str, object] = {}  # what each list was last filled from
         self.frames = 0
         self.running = True
 
@@ -107,9 +113,13 @@ class Console:
         self.draw(now_s)
 
     def draw(self, now_s: float | None = None) -> None:
+        """Draw the screen at wall time ``now_s``: the desk's picture is taken again every
+        ``refresh_s`` (at once after the dispatcher's own input), the map moved every frame."""
         now_s = time.monotonic() if now_s is None else now_s
-        picture = self.desk.picture()
-        self.picture = picture
+        if self.picture is None or self._asked or not 0.0 <= now_s - self._picture_s < self.refresh_s:
+            self.picture = self.desk.picture()
+            self._picture_s, self._asked = now_s, False
+        picture = self.picture
         if picture.version != self._rows_version:
             self._fill_lists(picture)
             self._rows_version = picture.version
@@ -132,6 +142,8 @@ class Console:
 
     def handle(self, event: pygame.event.Event) -> None:
         now = time.monotonic()
+        if event.type in (pygame.KEYDOWN, pygame.MOUSEBUTTONUP):
+            self._asked = True
         if event.type == pygame.QUIT:
             self.running = False
         elif event.type == pygame.KEYDOWN:
@@ -297,9 +309,9 @@ class Console:
         if not picture.outages:
             return
         self._set_focus(1)
-        if self.outages.rows:
+        if self.outages.keys:
             self.outages.move(1) if self.outages.selected_key() else None
-        self.outages.selected = self.outages.selected % max(1, len(self.outages.rows))
+        self.outages.selected = self.outages.selected % max(1, len(self.outages.keys))
         rec = next((r for r in picture.outages if r.id == self.outages.selected_key()), None)
         if rec is not None:
             self._show_outage(rec)
@@ -391,30 +403,46 @@ class Console:
     # -- lists ------------------------------------------------------------------------------------
 
     def _fill_lists(self, picture: Picture) -> None:
-        desk = self.desk
-        unacked = sum(1 for a in picture.alarms if not a.acknowledged)
-        self.alarms.set_rows(tuple(
-            Row(a.id, (desk.clock_text(a.raised_s)[-8:-3], a.device, a.text,
-                       ("UNACK" if not a.acknowledged else "ack") + ("" if a.active else " clr")),
-                priority=a.priority, flashing=not a.acknowledged, dim=a.acknowledged, bold=not a.acknowledged)
-            for a in picture.alarms), f"{len(picture.alarms)} ({unacked} unacknowledged)")
-        out = sum(r.customers_out for r in picture.outages)
-        self.outages.set_rows(tuple(
-            Row(r.id, (r.device, r.device_kind, r.state.value[:4].upper(), f"{r.customers_out:,}", str(r.calls), str(r.gasps),
-                       r.crew or ("" if not r.hazard else "HAZARD"), desk.etr_text(r),
-                       str(r.critical_out) if r.critical_out else ""),
-                bold=r.hazard or r.critical_out > 0)
-            for r in picture.outages), f"{len(picture.outages)} active, {out:,} customers out")
-        self.calls.set_rows(tuple(
-            Row(c.id, (desk.clock_text(c.time_s)[-8:-3], c.service_point, c.report.value.replace("_", " "), outage,
-                       c.address), bold=c.hazard)
-            for c, outage in picture.calls), f"{len(desk.idms.oms.trouble_calls):,} taken")
-        on_duty = sum(1 for c in picture.crews if c.on_duty)
-        self.crews.set_rows(tuple(
-            Row(c.crew, (c.crew, c.skill.value, c.activity.value.replace("_", " "), c.device,
-                         desk.clock_text(c.time_s)[-8:-3], "on duty" if c.on_duty else "off duty"),
-                dim=not c.on_duty)
-            for c in picture.crews), f"{on_duty} of {len(picture.crews)} on duty")
+        """Each list given its items again where what it lists has changed (rows are made only
+        for the page on screen)."""
+        desk, listed = self.desk, self._listed
+        if listed.get("alarms") != picture.alarms:
+            unacked = sum(1 for a in picture.alarms if not a.acknowledged)
+            self.alarms.set_items(picture.alarms, [a.id for a in picture.alarms], self._alarm_row,
+                                  f"{len(picture.alarms)} ({unacked} unacknowledged)")
+        if listed.get("outages") != picture.outages:
+            out = sum(r.customers_out for r in picture.outages)
+            self.outages.set_items(picture.outages, [r.id for r in picture.outages], self._outage_row,
+                                   f"{len(picture.outages)} active, {out:,} customers out")
+        taken = len(desk.idms.oms.trouble_calls)
+        if listed.get("calls") != (taken, picture.calls):
+            self.calls.set_items(picture.calls, [c.id for c, _ in picture.calls], self._call_row, f"{taken:,} taken")
+        if listed.get("crews") != picture.crews:
+            on_duty = sum(1 for c in picture.crews if c.on_duty)
+            self.crews.set_items(picture.crews, [c.crew for c in picture.crews], self._crew_row,
+                                 f"{on_duty} of {len(picture.crews)} on duty")
+        self._listed = {"alarms": picture.alarms, "outages": picture.outages, "calls": (taken, picture.calls),
+                        "crews": picture.crews}
+
+    def _alarm_row(self, a) -> Row:
+        return Row(a.id, (self.desk.hhmm(a.raised_s), a.device, a.text,
+                          ("UNACK" if not a.acknowledged else "ack") + ("" if a.active else " clr")),
+                   priority=a.priority, flashing=not a.acknowledged, dim=a.acknowledged, bold=not a.acknowledged)
+
+    def _outage_row(self, r) -> Row:
+        return Row(r.id, (r.device, r.device_kind, r.state.value[:4].upper(), f"{r.customers_out:,}", str(r.calls),
+                          str(r.gasps), r.crew or ("" if not r.hazard else "HAZARD"), self.desk.etr_text(r),
+                          str(r.critical_out) if r.critical_out else ""),
+                   bold=r.hazard or r.critical_out > 0)
+
+    def _call_row(self, item) -> Row:
+        c, outage = item
+        return Row(c.id, (self.desk.hhmm(c.time_s), c.service_point, c.report.value.replace("_", " "), outage,
+                          c.address), bold=c.hazard)
+
+    def _crew_row(self, c) -> Row:
+        return Row(c.crew, (c.crew, c.skill.value, c.activity.value.replace("_", " "), c.device,
+                            self.desk.hhmm(c.time_s), "on duty" if c.on_duty else "off duty"), dim=not c.on_duty)
 
     # -- the rest of the screen -------------------------------------------------------------------
 
@@ -425,7 +453,7 @@ class Console:
         total = len(self.scene.net.service_point)
         out = sum(r.customers_out for r in picture.outages)  # outage management's count (predicted too)
         status = self.status()
-        left = f"{self.desk.clock_text(picture.time_s)}   {status}"
+        left = f"{self.desk.clock_text(self.desk.idms.clock.now())}   {status}"
         s.blit(text.render(left, th.text, "bold"), (8, 5))
         mid = (f"{self.map.mode}   customers out {out:,} of {total:,}   outages {len(picture.outages)}   "
                f"crews on duty {sum(1 for c in picture.crews if c.on_duty)}")

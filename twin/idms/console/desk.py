@@ -12,6 +12,7 @@ something changed. It never sees the world: only the IDMS and its interfaces.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 from collections import deque
@@ -76,6 +77,7 @@ class Desk:
         self.crews: dict[str, CrewStatus] = {}
         self.messages: deque[tuple[float, str]] = deque(maxlen=50)
         self._picture: Picture | None = None
+        self._areas: tuple[object, dict[tuple[str, str], np.ndarray]] = (None, {})  # (base, buses below a device)
         idms.model.subscribe(lambda change: self.changed())
         idms.oms.subscribe(lambda record: self.changed())
         idms.scada.alarms.listeners.append(lambda alarm, listed: self.changed())
@@ -155,22 +157,15 @@ class Desk:
         idms = self.idms
         model, scada = idms.model, idms.scada
         open_ = model.open.copy()
-        quality = np.zeros(len(open_), np.int8)
-        remote = np.zeros(len(open_), bool)
         tagged = np.zeros(len(open_), bool)
-        for switch, device in self.device_of_switch.items():
-            row = self._switch_row[switch]
-            info = scada.devices[device]
-            if info.remote or info.rtu:  # a status-only device's manual entries are its normal state
-                quality[row] = QUALITY_CODES.get(self._quality(device), 0)
-            remote[row] = info.remote
+        quality, remote = self._device_states()
         tags = tuple(scada.controls.tags())
         for tag in tags:
             row = self._row_of_device(tag.device)
             if row is not None:
                 tagged[row] = True
-        outages = tuple(dataclasses.replace(r, history=[]) for r in idms.oms.outages())
-        alarms = tuple(sorted((dataclasses.replace(a) for a in scada.alarms.alarms()),
+        outages = tuple(_without_history(r) for r in idms.oms.outages())
+        alarms = tuple(sorted((copy.copy(a) for a in scada.alarms.alarms()),
                               key=lambda a: (a.priority, a.acknowledged, -a.raised_s)))
         calls = tuple((c, idms.oms.outage_of(c.service_point)) for c in reversed(idms.oms.trouble_calls[-CALLS_SHOWN:]))
         self._picture = Picture(
@@ -185,13 +180,38 @@ class Desk:
         """Bool per bus row: below the device of one of ``outages`` in the believed configuration."""
         base = self.idms.model.base
         net = self.idms.net
+        if self._areas[0] is not base:  # the model re-based: the subtrees are its new ones
+            self._areas = (base, {})
+        cache = self._areas[1]
         area = np.zeros(len(net.bus), bool)
         for rec in outages:
-            for bus in self._buses_below(rec, base, net):
-                if base.tin[bus] >= 0:
-                    first = int(base.tin[bus])
-                    area[base.order[first:first + int(base.size[bus])]] = True
+            key = (rec.device_kind, rec.device)
+            rows = cache.get(key)
+            if rows is None:
+                parts = [base.order[int(base.tin[b]):int(base.tin[b]) + int(base.size[b])]
+                         for b in self._buses_below(rec, base, net) if base.tin[b] >= 0]
+                rows = cache[key] = np.concatenate(parts) if parts else np.zeros(0, np.int64)
+            area[rows] = True
         return area
+
+    def _device_states(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per switch row: SCADA's quality code and whether it is remotely controlled."""
+        scada = self.idms.scada
+        quality = np.zeros(len(self.switch_ids), np.int8)
+        remote = np.zeros(len(self.switch_ids), bool)
+        for switch, device in self.device_of_switch.items():
+            row = self._switch_row[switch]
+            info = scada.devices[device]
+            if info.remote or info.rtu:  # a status-only device's manual entries are its normal state
+                quality[row] = QUALITY_CODES.get(self._quality(device), 0)
+            remote[row] = info.remote
+        return quality, remote
+
+    def hhmm(self, time_s: float) -> str:
+        """The simulated time's hour and minute on the console's clock (``HH:MM``)."""
+        day_s = 0.0 if self.epoch is None else self.epoch.hour * 3600.0 + self.epoch.minute * 60.0 + self.epoch.second
+        m = int((day_s + time_s) // 60.0)
+        return f"{m // 60 % 24:02d}:{m % 60:02d}" if self.epoch is not None else f"{m // 60:02d}:{m % 60:02d}"
 
     @staticmethod
     def _buses_below(rec: OutageRecord, base, net) -> list[int]:
@@ -245,8 +265,9 @@ class Desk:
             lines.append(f"SCADA {device}: {'remote control' if info.remote else 'status only'}, "
                          f"data {quality.value.replace('_', ' ') if quality else 'none'}")
             amps = idms.scada.points.value(device, "i_amps")
-            if amps is not None:
-                lines.append("current " + "/".join(f"{a:.0f}" for a in np.atleast_1d(amps)) + " A")
+            amps = None if amps is None else np.atleast_1d(np.asarray(amps, float))
+            if amps is not None and np.isfinite(amps).any():
+                lines.append("current " + "/".join("-" if np.isnan(a) else f"{a:.0f}" for a in amps) + " A")
         for tag in idms.scada.controls.tags(device or switch):
             lines.append(f"TAG {tag.id} {tag.kind.value} by {tag.user}: {tag.reason}")
         below = idms.model.customers_below(switch)
@@ -310,6 +331,13 @@ class Desk:
     def _on_crew(self, status: CrewStatus) -> None:
         self.crews[status.crew] = status
         self.changed()
+
+
+def _without_history(record: OutageRecord) -> OutageRecord:
+    """A copy of an outage record as it is now, without its (long) history."""
+    snap = copy.copy(record)
+    snap.history = []
+    return snap
 
 
 def _control_text(op: ControlOperation) -> str:

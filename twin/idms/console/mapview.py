@@ -236,11 +236,13 @@ class MapView:
         self.shown_devices = rows
         th = THEME
         label = len(rows) <= 80
-        for r, x, y in zip(rows.tolist(), xs.tolist(), ys.tolist()):
+        kinds, opens = self.scene.switch_kind[rows].tolist(), picture.switch_open[rows].tolist()
+        abnormal, tagged = picture.switch_abnormal[rows].tolist(), picture.switch_tagged[rows].tolist()
+        quality = picture.switch_quality[rows].tolist()
+        for k, (r, x, y) in enumerate(zip(rows.tolist(), xs.tolist(), ys.tolist())):
             x, y = int(round(x)), int(round(y))
-            kind = int(self.scene.switch_kind[r])
-            is_open = bool(picture.switch_open[r])
-            colour = th.abnormal if picture.switch_abnormal[r] else th.device
+            kind, is_open = kinds[k], opens[k]
+            colour = th.abnormal if abnormal[k] else th.device
             size = 6 if kind in (SwitchKind.breaker, SwitchKind.recloser) else 4
             fill = 0 if not is_open else 2
             if kind == SwitchKind.breaker:
@@ -262,10 +264,10 @@ class MapView:
                 if is_open:
                     pygame.draw.polygon(canvas, th.background, pts)
                 pygame.draw.polygon(canvas, colour, pts, 0 if not is_open else 2)
-            if picture.switch_tagged[r]:
+            if tagged[k]:
                 pygame.draw.rect(canvas, th.tag, (x + size - 1, y - size - 6, 7, 7))
                 pygame.draw.rect(canvas, th.text, (x + size - 1, y - size - 6, 7, 7), 1)
-            q = int(picture.switch_quality[r])
+            q = quality[k]
             if q in (1, 2):
                 pygame.draw.circle(canvas, th.stale, (x, y), size + 4, 1)
                 canvas.blit(self.text.render("?", th.stale, "small"), (x + size + 2, y))

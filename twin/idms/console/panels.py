@@ -1,14 +1,18 @@
 """The console's lists: alarms, outages, trouble calls and crews, as tables of text rows.
 
 A :class:`ListPanel` draws a title, a header and the rows that fit, with one row selected, and keeps
-the drawn surface until its rows, selection, scroll or focus change. The alarm list adds each
+the drawn surface until its rows, selection, scroll or focus change. Its rows are made from their
+items only when shown (:meth:`ListPanel.set_items`): a storm's hundreds of alarms and calls cost
+only the page on screen. The alarm list adds each
 alarm's priority marker (colour and shape, :mod:`~twin.idms.console.theme`) and flashes the
 markers of alarms not yet acknowledged (ISA-18.2); acknowledged alarms are drawn dim.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pygame
 
@@ -58,6 +62,26 @@ def draw_priority(surface: pygame.Surface, priority: int, centre: tuple[int, int
         pygame.draw.circle(surface, THEME.text, (x, y), size - 1, 1)
 
 
+class _Rows(Sequence):
+    """The rows of a list, each made from its item the first time it is asked for."""
+
+    def __init__(self, items: Sequence[Any], make: Callable[[Any], Row]) -> None:
+        self._items, self._make, self._made = items, make, {}
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __getitem__(self, k):
+        if isinstance(k, slice):
+            return tuple(self[i] for i in range(*k.indices(len(self))))
+        if k < 0:
+            k += len(self)
+        row = self._made.get(k)
+        if row is None:
+            row = self._made[k] = self._make(self._items[k])
+        return row
+
+
 class ListPanel:
     """A titled table over ``rect`` (see the module docstring)."""
 
@@ -67,11 +91,13 @@ class ListPanel:
                  markers: bool = False) -> None:
         self.title, self.columns, self.rect, self.text = title, columns, pygame.Rect(rect), text
         self.markers = markers
-        self.rows: tuple[Row, ...] = ()
+        self.rows: Sequence[Row] = ()
+        self.keys: Sequence[str] = ()
         self.selected = 0
         self.scroll = 0
         self.focused = False
         self.summary = ""
+        self._version = 0  # counts the row sets given
         self._surface = pygame.Surface(self.rect.size)
         self._key = None
 
@@ -80,20 +106,30 @@ class ListPanel:
         return max(1, (self.rect.height - 2 * THEME.row_h - 4) // THEME.row_h)
 
     def set_rows(self, rows: tuple[Row, ...], summary: str = "") -> None:
-        keep = self.rows[self.selected].key if self.rows and self.selected < len(self.rows) else None
-        self.rows, self.summary = rows, summary
+        """The rows, made already."""
+        self.set_items(rows, [r.key for r in rows], lambda row: row, summary)
+
+    def set_items(self, items: Sequence[Any], keys: Sequence[str], make: Callable[[Any], Row],
+                  summary: str = "") -> None:
+        """The list's items, their keys (what each stands for) and how a row is made from one;
+        the selection stays on the same key."""
+        keep = self.keys[self.selected] if self.keys and self.selected < len(self.keys) else None
+        self.rows, self.keys, self.summary = _Rows(items, make), list(keys), summary
+        self._version += 1
         if keep is not None:
-            at = next((k for k, r in enumerate(rows) if r.key == keep), None)
-            self.selected = at if at is not None else min(self.selected, max(0, len(rows) - 1))
-        self.selected = min(self.selected, max(0, len(rows) - 1))
+            try:
+                self.selected = self.keys.index(keep)
+            except ValueError:
+                pass
+        self.selected = min(self.selected, max(0, len(self.keys) - 1))
         self._follow()
 
     def selected_key(self) -> str | None:
-        return self.rows[self.selected].key if self.rows else None
+        return self.keys[self.selected] if self.keys else None
 
     def move(self, delta: int) -> None:
-        if self.rows:
-            self.selected = max(0, min(len(self.rows) - 1, self.selected + delta))
+        if self.keys:
+            self.selected = max(0, min(len(self.keys) - 1, self.selected + delta))
             self._follow()
 
     def _follow(self) -> None:
@@ -102,14 +138,14 @@ class ListPanel:
             self.scroll = self.selected
         elif self.selected >= self.scroll + n:
             self.scroll = self.selected - n + 1
-        self.scroll = max(0, min(self.scroll, max(0, len(self.rows) - n)))
+        self.scroll = max(0, min(self.scroll, max(0, len(self.keys) - n)))
 
     def scroll_by(self, delta: int) -> None:
-        self.scroll = max(0, min(self.scroll + delta, max(0, len(self.rows) - self.visible_rows)))
+        self.scroll = max(0, min(self.scroll + delta, max(0, len(self.keys) - self.visible_rows)))
 
     def page(self) -> tuple[Row, ...]:
         """The rows on screen."""
-        return self.rows[self.scroll:self.scroll + self.visible_rows]
+        return tuple(self.rows[self.scroll:self.scroll + self.visible_rows])
 
     def row_at(self, x: int, y: int) -> int | None:
         """Index (in :attr:`rows`) of the row under screen point ``x``, ``y``."""
@@ -119,10 +155,10 @@ class ListPanel:
         if k < 0:
             return None
         k += self.scroll
-        return k if k < len(self.rows) else None
+        return k if k < len(self.keys) else None
 
     def draw(self, screen: pygame.Surface, flash_on: bool) -> None:
-        key = (self.rows, self.selected, self.scroll, self.focused, self.summary,
+        key = (self._version, self.selected, self.scroll, self.focused, self.summary,
                flash_on if any(r.flashing for r in self.page()) else None)
         if key != self._key:
             self._compose(flash_on)

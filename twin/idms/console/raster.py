@@ -25,11 +25,12 @@ MAX_SAMPLES = 12_000_000  # a guard: beyond this a view is refused rather than a
 def clip(x0: np.ndarray, y0: np.ndarray, x1: np.ndarray, y1: np.ndarray, width: int, height: int
          ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Segments (pixels) clipped to ``[0, width-1] x [0, height-1]``: ``(keep, x0, y0, x1, y1)``
-    with ``keep`` the indices of the segments with anything inside."""
+    with ``keep`` the indices of the segments with anything inside (a segment with an end not
+    placed, NaN, has nothing)."""
     dx, dy = x1 - x0, y1 - y0
     t0 = np.zeros(len(x0))
     t1 = np.ones(len(x0))
-    ok = np.ones(len(x0), bool)
+    ok = np.isfinite(dx) & np.isfinite(dy)
     for p, q in ((-dx, x0), (dx, width - 1 - x0), (-dy, y0), (dy, height - 1 - y0)):
         parallel = p == 0
         ok &= ~(parallel & (q < 0))

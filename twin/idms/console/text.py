@@ -20,6 +20,7 @@ class Text:
                       "small": pygame.font.SysFont("dejavusansmono,monospace", small),
                       "bold": pygame.font.SysFont("dejavusansmono,monospace", size, bold=True)}
         self._cache: OrderedDict[tuple[str, tuple[int, int, int], str], pygame.Surface] = OrderedDict()
+        self._fitted: dict[tuple[str, int, str], str] = {}
         self.limit = limit
 
     def render(self, text: str, colour: tuple[int, int, int], font: str = "normal") -> pygame.Surface:
@@ -39,8 +40,15 @@ class Text:
 
     def fit(self, text: str, width: int, font: str = "normal") -> str:
         """``text`` cut (with an ellipsis) to fit ``width`` pixels."""
-        if self.width(text, font) <= width:
-            return text
-        while text and self.width(text + "…", font) > width:
-            text = text[:-1]
-        return text + "…"
+        key = (text, width, font)
+        fitted = self._fitted.get(key)
+        if fitted is None:
+            fitted = text
+            if self.width(text, font) > width:
+                while fitted and self.width(fitted + "…", font) > width:
+                    fitted = fitted[:-1]
+                fitted += "…"
+            if len(self._fitted) > self.limit:
+                self._fitted.clear()
+            self._fitted[key] = fitted
+        return fitted
