@@ -9,6 +9,7 @@
                                               (an imported feeder gets customers and protection: --save-model DIR)
     twin run MODEL [--storm NAME] [--hours H] [--seed S] [--report DIR] [--no-ami] [--rules R] [--store F]
                                               the world and the IDMS together, run by the automatic dispatcher
+    twin score RECORDING [--out DIR]          a recorded trainee session scored against the automatic dispatcher
     twin train SOURCE [--speed X] [--record F] [--session-file F]  the trainee console on a session live
     twin instruct [--session-file F] [--replay RECORDING]  the instructor station (attached, or a replay)
     twin screenshot SOURCE OUT.png --at HH:MM [--station]   either screen at a moment, headless
@@ -94,6 +95,10 @@ def _parser() -> argparse.ArgumentParser:
     rp.add_argument("--from", dest="start_h", type=float, default=0.0, help="timeline from this hour")
     rp.add_argument("--to", dest="end_h", type=float, help="timeline to this hour")
 
+    scr = sub.add_parser("score", help="score a recorded trainee session against the automatic dispatcher's run")
+    scr.add_argument("recording", type=Path)
+    scr.add_argument("--out", type=Path, help="folder for score.csv and score.html (default: RECORDING-score/)")
+
     sn = sub.add_parser("snapshot", help="save a recorded session's whole state at a moment (twin run SNAPSHOT.json "
                         "goes on from there)")
     sn.add_argument("recording", type=Path)
@@ -168,6 +173,8 @@ def main(argv: list[str] | None = None) -> int:
                         ami=not args.no_ami, rules=args.rules, store=args.store, record=args.record)
         if args.command in ("train", "instruct", "screenshot"):
             return _training(args)
+        if args.command == "score":
+            return _score(args.recording, args.out)
         if args.command == "snapshot":
             return _snapshot(args.recording, args.at, args.out)
         if args.command == "replay":
@@ -332,6 +339,24 @@ def _hhmm_s(at: str) -> float:
     if m is None:
         raise TwinError(f"--at {at!r}: give the time after the start as HH:MM, e.g. 02:30")
     return int(m.group(1)) * 3600.0 + int(m.group(2)) * 60.0
+
+
+def _score(recording: Path, out: Path | None) -> int:
+    """``twin score``: the recorded session's score sheet against the expert's, printed and written."""
+    from twin.instructor.assess import score_recording
+    from twin.instructor.scoring import sheet_rows, write_score_sheet
+
+    sheet, events, meta = score_recording(recording, session_from)
+    out = out or recording.with_name(recording.stem + "-score")
+    title = f"{Path(meta.get('scenario_file') or meta.get('model', 'session')).stem}: {recording.name}"
+    paths = write_score_sheet(sheet, events, out, title=title)
+    print(f"{title}: {sheet.total:.1f} / 100 against the automatic dispatcher")
+    for name, trainee, expert, part, weight in sheet_rows(sheet):
+        print(f"  {name:22s} trainee {trainee:>14s}  expert {expert:>14s}  sub-score {part}  weight {weight}")
+    for v in sheet.trainee.violations:
+        print(f"  SAFETY: {v}")
+    print("wrote " + ", ".join(str(p) for p in paths))
+    return 0
 
 
 def _snapshot(recording: Path, at: str, out: Path) -> int:

@@ -55,6 +55,7 @@ class Lesson:
         self.host = SessionHost(self.session, meta=self.meta, recorder=recorder, rebuild=session_from,
                                 channel=self.server, console=console_factory(pygame.Surface(SIZE)))
         self.host.paused = True  # the tests move the world themselves
+        self.console.refresh_s = 0.0  # and look at the IDMS's picture after each move
         self.world.run_to(120.0)  # SCADA's first scan is in
 
     @property
@@ -145,7 +146,7 @@ def test_an_injected_fault_shows_as_an_outage_and_its_alarm_is_acknowledged_with
         lesson.world.run_to(lesson.world.now + 900.0)
         assert line in lesson.world.grid.faults
         station.refresh(force=True)
-        assert station.status["truth_outages"] and station._codes[k] in (1, 2, 4)  # out in the world
+        assert station.status["truth_outages"] and station.line_state(k) in ("out", "unknown to the IDMS", "faulted")
     lesson.frame()
     console, idms = lesson.console, lesson.session.idms
     devices = {row.cells[0] for row in console.outages.rows}
@@ -339,3 +340,25 @@ def test_the_station_saves_and_restores_a_snapshot_of_the_live_session(tmp_path)
     assert restored.name == "lesson-restored-1.twinrec"
     assert [r.kind for r in Recording(restored).rows() if r.source == "instructor"] == ["inject"]
     lesson.close()
+
+
+def test_twin_score_rates_a_recorded_lesson_against_the_automatic_dispatcher(tmp_path, capsys) -> None:
+    lesson = Lesson(tmp_path, seed=4)
+    breaker, row = remote_breaker(lesson)
+    lesson.host.handle(Role.instructor, "inject", {"kind": "fault", "args": {"line": trunk_line(lesson.net, breaker)}})
+    post_click(zoom_to_switch(lesson.console, row))
+    post_key(pygame.K_h)  # tag it (hold)
+    post_key(pygame.K_RETURN)
+    post_key(pygame.K_t)  # then try to trip it: refused, and a safety violation
+    post_key(pygame.K_RETURN)
+    lesson.frame()
+    lesson.world.run_to(3 * 3600.0)  # and nothing else: no crew sent
+    path = lesson.host.recorder.path
+    lesson.close()
+    assert main(["score", str(path), "--out", str(tmp_path / "score")]) == 0
+    out = capsys.readouterr().out
+    assert f"SAFETY: trainee tried to trip {breaker}, tagged (hold)" in out
+    total = float(next(line for line in (tmp_path / "score" / "score.csv").read_text().splitlines()
+                       if line.startswith("total,")).split(",")[1])
+    assert total < 60.0  # against the expert's 100 over the same three hours with the same fault
+    assert "place a HOLD tag" not in out and f"tag hold on {breaker}" in (tmp_path / "score" / "score.html").read_text()

@@ -501,6 +501,21 @@ class ChannelClient:
             reason = str(reply.get("error", "no reason given"))
             raise ChannelError(reason, cmd=cmd, reason=reason)
 
+    def request_within(self, timeout: float, cmd: str, /, **args: Any) -> object:
+        """:meth:`request`, waiting up to ``timeout`` seconds for this one reply (a snapshot
+        restored runs the session to its moment first)."""
+        if self._pump is not None or self._sock is None:
+            return self.request(cmd, **args)
+        before = self.timeout
+        self.timeout = timeout
+        self._sock.settimeout(timeout)
+        try:
+            return self.request(cmd, **args)
+        finally:
+            self.timeout = before
+            if self._sock is not None:
+                self._sock.settimeout(before)
+
     def close(self) -> None:
         """Close the connection (again is harmless)."""
         if self._sock is not None:

@@ -36,7 +36,8 @@ def _array(text: str, dtype) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Geometry:
-    """The model as the station draws it: bus coordinates (m), lines and switches by bus row."""
+    """The model as the station draws it: bus coordinates (m), lines and switches by bus row (a
+    switch at its from bus ``switch_bus``, to ``switch_to``)."""
 
     bus_x: np.ndarray
     bus_y: np.ndarray
@@ -44,6 +45,7 @@ class Geometry:
     line_to: np.ndarray
     line_ids: tuple[str, ...]
     switch_bus: np.ndarray
+    switch_to: np.ndarray
     switch_ids: tuple[str, ...]
     switch_remote: np.ndarray
     crews: tuple[str, ...]
@@ -61,6 +63,7 @@ def encode_geometry(net, crews) -> dict:
             "line_from": _text(bus.index(line["from_bus"]), np.int32), "line_to": _text(bus.index(line["to_bus"]),
                                                                                         np.int32),
             "line_ids": [str(x) for x in line.ids.tolist()], "switch_bus": _text(bus.index(sw["from_bus"]), np.int32),
+            "switch_to": _text(bus.index(sw["to_bus"]), np.int32),
             "switch_ids": [str(x) for x in sw.ids.tolist()], "switch_remote": pack_bits(np.asarray(sw["remote"], bool)),
             "crews": [str(c) for c in crews]}
 
@@ -69,5 +72,6 @@ def decode_geometry(data: dict) -> Geometry:
     n_sw = len(data["switch_ids"])
     return Geometry(_array(data["bus_x"], np.float64), _array(data["bus_y"], np.float64),
                     _array(data["line_from"], np.int32), _array(data["line_to"], np.int32), tuple(data["line_ids"]),
-                    _array(data["switch_bus"], np.int32), tuple(data["switch_ids"]),
+                    _array(data["switch_bus"], np.int32), _array(data["switch_to"], np.int32),
+                    tuple(data["switch_ids"]),
                     unpack_bits(data["switch_remote"], n_sw), tuple(data["crews"]))

@@ -37,7 +37,7 @@ from twin.errors import TwinError
 from twin.instructor.replay import ReplayState, state_at
 from twin.instructor.scripted import INSTRUCTOR, inject
 
-__all__ = ["Recorder", "Recording", "RecordingError", "Row", "source_of", "verify"]
+__all__ = ["Recorder", "Recording", "RecordingError", "Row", "reapply", "run_as_recorded", "source_of", "verify"]
 
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -207,16 +207,8 @@ def verify(path: str | Path, rebuild) -> tuple[bool, str]:
     again: list[Row] = []
     copy = _Copy(again, session)
     copy.attach(session)
-    _reapply(session, [r for r in recorded if r.source in ("trainee", "instructor")])
-    trainee = recording.meta.get("dispatcher") is False or "dispatcher_until_s" in recording.meta
-    if complete and trainee:  # a person's session ends where they stopped it
-        session.world.run_to(float(recording.meta["end"]["sim_s"]))
-    elif complete:
-        from twin.session import run_session
-
-        run_session(net, session=session)
-    else:
-        session.world.run_to(until + 1.0)  # (what comes after the last recorded event is not compared)
+    reapply(session, [r for r in recorded if r.source in ("trainee", "instructor")])
+    run_as_recorded(net, session, recording.meta, until)
     n = len(recorded) if not complete else max(len(recorded), len(again))
     for k in range(n):
         if k >= len(again):
@@ -229,7 +221,21 @@ def verify(path: str | Path, rebuild) -> tuple[bool, str]:
     return True, f"identical: {len(recorded):,} events, {what}"
 
 
-def _reapply(session, actions: list[Row]) -> None:
+def run_as_recorded(net, session, meta: dict[str, Any], last_s: float) -> None:
+    """Run a rebuilt session as far as the recorded one went: where the storm's run ended (the
+    automatic dispatcher's), where the trainee stopped it (a person's session), or just past the
+    last recorded event ``last_s`` (a session killed)."""
+    if "end" not in meta:
+        session.world.run_to(last_s + 1.0)  # (what comes after the last recorded event is not compared)
+    elif meta.get("dispatcher") is False or "dispatcher_until_s" in meta:
+        session.world.run_to(float(meta["end"]["sim_s"]))
+    else:
+        from twin.session import run_session
+
+        run_session(net, session=session)
+
+
+def reapply(session, actions: list[Row]) -> None:
     """A person's recorded controls and tags, done again at their simulated times (a re-run
     replays the trainee too)."""
     idms = session.idms

@@ -40,7 +40,7 @@ from twin.world.events import EventKind
 from twin.world.physics import OPENS
 from twin.world.simulate import summarise
 
-__all__ = ["DEFAULT_WEIGHTS", "Measures", "ScoreSheet", "Scorekeeper", "score", "write_score_sheet"]
+__all__ = ["DEFAULT_WEIGHTS", "Measures", "ScoreSheet", "Scorekeeper", "score", "sheet_rows", "write_score_sheet"]
 
 DEFAULT_WEIGHTS = {"customer_minutes": 1.0, "first_restoration": 1.0, "fault_isolation": 1.0, "crew_idle": 0.5,
                    "safety": 10.0, "critical_missed": 3.0, "alarms_unacknowledged": 0.5}
@@ -185,7 +185,7 @@ def write_score_sheet(sheet: ScoreSheet, events, folder: str | Path, *, title: s
     the violations, and the trainee's actions beside the world's events) in ``folder``."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    rows = _rows(sheet)
+    rows = sheet_rows(sheet)
     csv_path = folder / "score.csv"
     with csv_path.open("w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
@@ -216,7 +216,8 @@ def write_score_sheet(sheet: ScoreSheet, events, folder: str | Path, *, title: s
     return [csv_path, html_path]
 
 
-def _rows(sheet: ScoreSheet) -> list[list[str]]:
+def sheet_rows(sheet: ScoreSheet) -> list[list[str]]:
+    """Per measure: name, trainee, expert (as text), sub-score and weight."""
     fmt = {"customer_minutes": ("customer_minutes", "{:,.0f}"), "first_restoration": ("first_restoration_s", "{:.0f} s"),
            "fault_isolation": ("fault_isolation_s", "{:.0f} s"), "crew_idle": ("crew_idle", "{:.1%}"),
            "safety": ("safety", "{}"), "critical_missed": ("critical_missed", "{}"),

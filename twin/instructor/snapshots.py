@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from twin.errors import TwinError
-from twin.instructor.recording import Recording, Row, _reapply
+from twin.instructor.recording import Recording, Row, reapply
 
 __all__ = ["SnapshotError", "restore", "save_snapshot"]
 
@@ -57,6 +57,6 @@ def restore(path: str | Path, rebuild) -> tuple[Any, Any]:
         raise SnapshotError(f"{path}: not a Twin snapshot (format {data.get('format') if isinstance(data, dict) else '?'}"
                             f", expected {FORMAT}); save one with twin snapshot")
     net, session = rebuild(data["meta"])
-    _reapply(session, [Row(**a) for a in data["actions"]])
+    reapply(session, [Row(**a) for a in data["actions"]])
     session.world.run_to(float(data["time_s"]))
     return net, session

@@ -49,9 +49,12 @@ TOOLS = {"fault": "fault at the line clicked", "comms_outage": "communications l
 _TOOL_KEYS = {pygame.K_f: "fault", pygame.K_k: "comms_outage", pygame.K_s: "stuck_switch", pygame.K_l: "call_flood"}
 CIRCLE_PX = 60  # the comms-loss and call-flood circle, screen pixels
 STATUS_EVERY_S = 0.5
+RESTORE_WAIT_S = 900.0  # how long the station waits for a snapshot's restore (minutes on 100k customers)
 # per line: 0 power in both, 1 out in both, 2 out but believed on, 3 on but believed out, 4 faulted
-_COLOURS = pack(np.array([(128, 132, 138), (52, 56, 64), (225, 0, 200), (0, 190, 220), (245, 130, 0)]))
-_WIDTHS = (1, 1, 3, 3, 5)
+_RGB = np.array([(112, 116, 122), (40, 44, 52), (225, 0, 200), (0, 190, 220), (245, 130, 0)])
+_COLOURS = pack(_RGB)
+_LEGEND = ("power", "out", "out, IDMS unaware", "IDMS believes out", "fault", "remote switch")
+_WIDTHS = (1, 2, 3, 3, 5)
 
 
 class LiveSource:
@@ -72,6 +75,8 @@ class LiveSource:
         return self.client.request("lines", version=version)
 
     def send(self, cmd: str, **args: Any) -> Any:
+        if cmd == "snapshot_restore":  # the session runs to the snapshot's moment first
+            return self.client.request_within(RESTORE_WAIT_S, cmd, **args)
         return self.client.request(cmd, **args)
 
     def advance(self, wall_dt: float) -> None:
@@ -80,7 +85,9 @@ class LiveSource:
 
 class ReplaySource:
     """A recorded session at a seek time (:meth:`seek`), played at ``speed`` while ``playing``;
-    ``net`` its model."""
+    ``net`` its model. The map's two pictures come from the replay state
+    (:mod:`twin.instructor.replay`): the world's with the devices it had open, the IDMS's with the
+    devices of its active outage records open (a replay keeps the records, not every belief)."""
 
     live = False
 
@@ -181,7 +188,7 @@ class Station:
         self.buttons: list[tuple[pygame.Rect, str]] = []
         self._status_wall = -math.inf
         self._lines_version = ""
-        self._codes = np.zeros(len(g.line_from), np.int8)
+        self._codes = np.zeros(len(g.line_from) + len(g.switch_ids), np.int8)  # per line, then per switch
         self._buffer: np.ndarray | None = None
         self._canvas_key: Any = None
         self._canvas: pygame.Surface | None = None
@@ -224,7 +231,8 @@ class Station:
         g = self.geometry
         truth = unpack_bits(lines["truth"], g.buses)
         believed = unpack_bits(lines["believed"], g.buses)
-        t, b = truth[g.line_from], believed[g.line_from]
+        ends = np.concatenate([g.line_from, g.switch_bus])  # a line's or a switch's state: its from bus's
+        t, b = truth[ends], believed[ends]
         codes = np.where(t & b, 0, np.where(~t & ~b, 1, np.where(~t & b, 2, 3))).astype(np.int8)
         codes[np.asarray(lines.get("fault_lines", []), np.int64)] = 4
         self._codes = codes
@@ -265,6 +273,12 @@ class Station:
             self._compose()
             self._canvas_key = key
         s.blit(self._canvas, self.map_rect.topleft)
+        x, y = self.map_rect.x + 8, self.map_rect.bottom - 20
+        for k, label in enumerate(_LEGEND):
+            colour = tuple(int(c) for c in _RGB[k]) if k < len(_RGB) else THEME.device
+            pygame.draw.rect(s, colour, (x, y + 5, 14, 5) if k < len(_RGB) else (x + 4, y + 3, 7, 7), 0 if k < 5 else 1)
+            s.blit(self.text.render(label, THEME.text, "small"), (x + 18, y))
+            x += 24 + self.text.width(label, "small")
         if self.tool in ("comms_outage", "call_flood") and self.map_rect.collidepoint(self._mouse):
             pygame.draw.circle(s, (225, 0, 200), self._mouse, CIRCLE_PX, 2)
 
@@ -274,8 +288,9 @@ class Station:
         if self._buffer is None or self._buffer.shape != (h, w):
             self._buffer = np.empty((h, w), np.uint32)
         self._buffer[:] = pack(np.array(THEME.background))
-        x0, y0 = v.to_screen(g.bus_x[g.line_from], g.bus_y[g.line_from])
-        x1, y1 = v.to_screen(g.bus_x[g.line_to], g.bus_y[g.line_to])
+        a, b = np.concatenate([g.line_from, g.switch_bus]), np.concatenate([g.line_to, g.switch_to])
+        x0, y0 = v.to_screen(g.bus_x[a], g.bus_y[a])
+        x1, y1 = v.to_screen(g.bus_x[b], g.bus_y[b])
         px, py, seg, _ = sample(x0, y0, x1, y1, w, h)
         code = self._codes[seg]
         for c in (0, 1, 2, 3, 4):  # the differences last, on top
@@ -284,6 +299,16 @@ class Station:
                 index, _ = thicken(px[pick], py[pick], _WIDTHS[c], w, h)
                 paint(self._buffer, index, _COLOURS[c])
         self._canvas = pygame.image.frombuffer(self._buffer.tobytes(), (w, h), "BGRA").copy()
+        rows = np.flatnonzero(g.switch_remote)  # where the stuck-switch tool can be used
+        sx, sy = v.to_screen(g.bus_x[g.switch_bus[rows]], g.bus_y[g.switch_bus[rows]])
+        inside = np.isfinite(sx) & np.isfinite(sy) & (sx >= 0) & (sx < w) & (sy >= 0) & (sy < h)
+        for x, y in zip(sx[inside].astype(int), sy[inside].astype(int)):
+            pygame.draw.rect(self._canvas, THEME.device, (x - 2, y - 2, 5, 5), 1)
+
+    def line_state(self, row: int) -> str:
+        """What the map shows for line ``row``: ``live``, ``out`` (in both), ``unknown to the
+        IDMS`` (out, believed on), ``believed out`` (on, believed out) or ``faulted``."""
+        return ("live", "out", "unknown to the IDMS", "believed out", "faulted")[int(self._codes[row])]
 
     def line_at(self, x: int, y: int, *, radius: float = 10.0) -> int | None:
         """The line row nearest screen pixel (``x``, ``y``), within ``radius`` pixels."""

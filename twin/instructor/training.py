@@ -236,15 +236,13 @@ def screenshot(source: str, at_s: float, out: Path, *, storm: str | None = None,
 
         tokens = new_tokens()
         server = ChannelServer(tokens, PERMISSIONS).start()
-        host = SessionHost(session, meta=meta, channel=server, speed=60.0)
-        host.paused = True
+        host = SessionHost(session, meta=meta, channel=server, speed=60.0)  # (never advanced: a still picture)
         with ChannelClient(server.address, tokens[Role.instructor], pump=lambda: server.poll(host.handle)) as client:
             view = Station(LiveSource(client), screen)
             view.draw()
         server.close()
     else:
         host = SessionHost(session, meta=meta, console=console_factory(screen), speed=60.0)
-        host.paused = True
         console = host.console
         if select is not None and not console.select_device(select):
             raise TwinError(f"--select {select}: no such device on the map; give a switch id")
