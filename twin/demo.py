@@ -119,6 +119,15 @@ def run_demo(out: Path, *, customers: int = 20_000, seed: int = 1) -> int:
 
     print("\n== 8. Storm scenarios: each checked, then the blue-sky lockout run ==")
     status |= _scenarios()
+
+    print("\n== 9. The consoles: the trainee's and the instructor's screens 3 h into the summer thunderstorm ==")
+    print("  (as `twin screenshot scenarios/summer-thunderstorm.yaml OUT.png --at 03:00 [--station]`; "
+          "`twin train` and `twin instruct` open them live)")
+    from twin.instructor.training import screenshot
+
+    thunderstorm = str(Path(__file__).resolve().parents[1] / "scenarios" / "summer-thunderstorm.yaml")
+    for name, station in (("console.png", False), ("station.png", True)):
+        screenshot(thunderstorm, 3 * 3600.0, out / name, station=station)
     return status
 
 
