@@ -114,6 +114,7 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--record", type=Path, help="the recording (default recordings/NAME-DATE-TIME.twinrec)")
     t.add_argument("--session-file", type=Path, help="where to write the address and tokens twin instruct reads "
                    "(default: one per user in the temporary folder)")
+    t.add_argument("--paused", action="store_true", help="open paused: the instructor starts the session")
     t.add_argument("--frames", type=int, help="stop after this many frames (headless runs)")
 
     ins = sub.add_parser("instruct", help="the instructor station: attached to twin train, or on a recording")
@@ -323,7 +324,8 @@ def _training(args) -> int:
 
     if args.command == "train":
         return training.train(args.source, storm=args.storm, hours=args.hours, seed=args.seed, speed=args.speed,
-                              record=args.record, session_file=args.session_file, frames=args.frames)
+                              record=args.record, session_file=args.session_file, frames=args.frames,
+                              paused=args.paused)
     if args.command == "instruct":
         return training.instruct(session_file=args.session_file, replay=args.replay, frames=args.frames)
     training.screenshot(args.source, _hhmm_s(args.at), args.out, storm=args.storm, hours=args.hours, seed=args.seed,

@@ -267,7 +267,7 @@ def test_the_instructor_station_attaches_to_a_training_session_in_another_proces
     sess = tmp_path / "session.json"
     env = {**os.environ, "SDL_VIDEODRIVER": "dummy", "SDL_AUDIODRIVER": "dummy"}
     train = subprocess.Popen([sys.executable, "-m", "twin", "train", SOURCE, "--hours", "1", "--frames", "3000",
-                              "--record", str(tmp_path / "t.twinrec"), "--session-file", str(sess)],
+                              "--record", str(tmp_path / "t.twinrec"), "--session-file", str(sess), "--paused"],
                              env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.monotonic() + 60.0
@@ -277,8 +277,11 @@ def test_the_instructor_station_attaches_to_a_training_session_in_another_proces
         assert stat.S_IMODE(sess.stat().st_mode) == 0o600
         address, tokens = read_session_file(sess)
         with ChannelClient(address, tokens[Role.instructor]) as client:
-            first = client.request("status")["time_s"]
+            first = client.request("status")
+            assert first["paused"]  # opened paused: the instructor starts it
+            first = first["time_s"]
             client.request("speed", x=3600)
+            client.request("resume")
             time.sleep(0.5)
             assert client.request("status")["time_s"] > first  # the other process runs the world
         assert main(["instruct", "--session-file", str(sess), "--frames", "5"]) == 0

@@ -126,9 +126,11 @@ def _display(title: str):
 
 
 def train(source: str, *, storm: str | None = None, hours: float = 24.0, seed: int = 0, speed: float = 60.0,
-          record: Path | None = None, session_file: Path | None = None, frames: int | None = None) -> int:
+          record: Path | None = None, session_file: Path | None = None, frames: int | None = None,
+          paused: bool = False) -> int:
     """``twin train``: the session on ``source`` live, the trainee console on the display, until
-    the window is closed (or ``frames`` frames: a headless run)."""
+    the window is closed (or ``frames`` frames: a headless run); ``paused``: until the instructor
+    resumes it."""
     from twin.instructor.channel import ChannelServer, new_tokens, write_session_file
     from twin.instructor.host import PERMISSIONS, SessionHost
     from twin.runs import session_from
@@ -142,6 +144,7 @@ def train(source: str, *, storm: str | None = None, hours: float = 24.0, seed: i
     write_session_file(session_file, address, tokens)
     host = SessionHost(session, meta=meta, recorder=recorder, rebuild=session_from, channel=server,
                        console=console_factory(screen), speed=speed)
+    host.paused = paused
     print(f"training on {source}: recording to {recorder.path}; the instructor attaches with "
           f"twin instruct --session-file {session_file}")
     signal.signal(signal.SIGTERM, lambda *_: setattr(host, "running", False))  # closed as its window is
