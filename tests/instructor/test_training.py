@@ -365,3 +365,38 @@ def test_twin_score_rates_a_recorded_lesson_against_the_automatic_dispatcher(tmp
                        if line.startswith("total,")).split(",")[1])
     assert total < 60.0  # against the expert's 100 over the same three hours with the same fault
     assert "place a HOLD tag" not in out and f"tag hold on {breaker}" in (tmp_path / "score" / "score.html").read_text()
+
+
+def test_the_station_s_other_tools_inject_where_clicked(tmp_path) -> None:
+    lesson = Lesson(tmp_path)
+    breaker, row = remote_breaker(lesson)
+    with lesson.client() as client:
+        station = Station(LiveSource(client), pygame.Surface(SIZE))
+        k = station.geometry.switch_ids.index(breaker)
+        g = station.geometry
+        home = int(lesson.net.bus.position(lesson.net.service_point["bus"][0]))  # where customers live
+        x, y = g.bus_x[home], g.bus_y[home]
+        far = (float(np.nanmax(g.bus_x)) + 20_000.0, float(np.nanmax(g.bus_y)) + 20_000.0)
+        station.view = station.view.centred(*far)  # off the territory: nobody lives there
+        centre = station.map_rect.center
+        post_key(pygame.K_l)
+        post_click(centre)
+        station.step()
+        assert "call_flood: no customer lives within" in station.message, station.message
+        station.view = station.view.centred(x, y)
+        post_key(pygame.K_ESCAPE)
+        station.step()
+        for key, pos in ((pygame.K_s, station.screen_of_switch(k)), (pygame.K_k, centre), (pygame.K_l, centre)):
+            post_key(key)  # stuck switch on the breaker; comms loss, call flood where the customer lives
+            post_click(pos)
+            station.step()
+            assert station.message.startswith("inject: {"), station.message
+    injected = [e.data for e in lesson.world.events.events if e.kind.value == "scripted"]
+    kinds = [d["event"] for d in injected]
+    assert kinds == ["stuck_switch", "comms_outage", "call_flood"]  # (the refused flood is not among them)
+    assert injected[0]["device"] == breaker and all(d["by"] == "instructor" for d in injected)
+    assert injected[1]["x_m"] == pytest.approx(x, abs=2.0 / station.view.scale)
+    assert injected[1]["y_m"] == pytest.approx(y, abs=2.0 / station.view.scale)
+    lesson.world.run_to(lesson.world.now + 900.0)
+    assert len(lesson.session.idms.oms.trouble_calls) >= 150  # the flood came in
+    lesson.close()

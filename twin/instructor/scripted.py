@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from twin.errors import TwinError
 from twin.grid.shortcircuit.faults import FaultType
 from twin.instructor.scenario import Scenario, ScriptedEvent
 from twin.world.events import EventKind
 from twin.world.physics import Fault
 
-__all__ = ["INSTRUCTOR", "inject", "schedule"]
+__all__ = ["INSTRUCTOR", "InjectionError", "inject", "schedule"]
 
 _TYPES = {"slg": FaultType.slg, "ll": FaultType.ll, "llg": FaultType.llg, "three_phase": FaultType.three_phase}
 POLL_S = 60.0  # how often a condition is looked at
@@ -50,6 +51,10 @@ def _play(event: ScriptedEvent, parts, idms, rng: np.random.Generator):
     _APPLY[event.kind](event.args, parts, idms, rng)
 
 
+class InjectionError(TwinError):
+    """An injection that would do nothing (says why and what to do instead)."""
+
+
 def inject(parts, idms, kind: str, data: dict) -> dict:
     """Apply the event ``kind`` with arguments ``data`` now (see the module docstring); returns
     the arguments as checked. Raises :class:`~twin.instructor.checks.DataError` naming every problem."""
@@ -57,6 +62,9 @@ def inject(parts, idms, kind: str, data: dict) -> dict:
 
     world = parts.world
     args = parse_event(kind, data, world.grid.net, set(parts.crews.ids.tolist()), source="instructor's injection")
+    if kind == "call_flood" and not len(_customers_within(world.grid.net, (args["x_m"], args["y_m"], args["radius_m"]))):
+        raise InjectionError(f"call_flood: no customer lives within {args['radius_m']:,.0f} m of "
+                             f"({args['x_m']:,.0f}, {args['y_m']:,.0f}) m: zoom out or choose a populated area")
     world.events.publish(world.now, EventKind.scripted, event=kind, by=INSTRUCTOR, **args)
     _APPLY[kind](args, parts, idms, world.streams(INSTRUCTOR))
     return args

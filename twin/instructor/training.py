@@ -148,13 +148,8 @@ def train(source: str, *, storm: str | None = None, hours: float = 24.0, seed: i
     print(f"training on {source}: recording to {recorder.path}; the instructor attaches with "
           f"twin instruct --session-file {session_file}")
     signal.signal(signal.SIGTERM, lambda *_: setattr(host, "running", False))  # closed as its window is
-    clock, n = pygame.time.Clock(), 0
     try:
-        while host.running and (frames is None or n < frames):
-            host.frame()
-            pygame.display.flip()
-            clock.tick(FPS)
-            n += 1
+        _loop(pygame, host, host.frame, frames)
     finally:
         now = host.world.now
         host.close()
@@ -163,6 +158,17 @@ def train(source: str, *, storm: str | None = None, hours: float = 24.0, seed: i
     print(f"session ended at {host.desk.clock_text(now)}; recorded to {recorder.path} "
           f"(twin replay {recorder.path} --verify re-runs it)")
     return 0
+
+
+def _loop(pygame, program, step, frames: int | None) -> None:
+    """Frames of ``program`` (``step`` each) on the display, at most :data:`FPS` a second, until it
+    stops running or ``frames`` have been drawn."""
+    clock, n = pygame.time.Clock(), 0
+    while program.running and (frames is None or n < frames):
+        step()
+        pygame.display.flip()
+        clock.tick(FPS)
+        n += 1
 
 
 def _remove_session_file(path: Path, address) -> None:
@@ -200,13 +206,8 @@ def instruct(*, session_file: Path | None = None, replay: Path | None = None, fr
         title = "Twin: instructor station"
     pygame, screen = _display(title)
     station = Station(source, screen)
-    clock, n = pygame.time.Clock(), 0
     try:
-        while station.running and (frames is None or n < frames):
-            station.step()
-            pygame.display.flip()
-            clock.tick(FPS)
-            n += 1
+        _loop(pygame, station, station.step, frames)
     finally:
         if client is not None:
             client.close()
@@ -229,23 +230,27 @@ def screenshot(source: str, at_s: float, out: Path, *, storm: str | None = None,
     pygame.font.init()
     meta = run_settings(source, storm=storm, hours=hours, seed=seed)
     _, session = session_from(meta)
-    started = time.perf_counter()
-    session.world.run_to(at_s)
-    ran_s = time.perf_counter() - started
     screen = pygame.Surface(SIZE)
+    server = None
     if station:
-        from twin.instructor.channel import ChannelClient, ChannelServer, Role, new_tokens
-        from twin.instructor.station import LiveSource, Station
+        from twin.instructor.channel import ChannelServer, new_tokens
 
         tokens = new_tokens()
         server = ChannelServer(tokens, PERMISSIONS).start()
-        host = SessionHost(session, meta=meta, channel=server, speed=60.0)  # (never advanced: a still picture)
+    # the host (its desk and scorekeeper) watches from the start, as in a lesson; never advanced by frames
+    host = SessionHost(session, meta=meta, channel=server, console=None if station else console_factory(screen),
+                       speed=60.0)
+    started = time.perf_counter()
+    session.world.run_to(at_s)
+    ran_s = time.perf_counter() - started
+    if station:
+        from twin.instructor.channel import ChannelClient, Role
+        from twin.instructor.station import LiveSource, Station
+
         with ChannelClient(server.address, tokens[Role.instructor], pump=lambda: server.poll(host.handle)) as client:
-            view = Station(LiveSource(client), screen)
-            view.draw()
+            Station(LiveSource(client), screen).draw()
         server.close()
     else:
-        host = SessionHost(session, meta=meta, console=console_factory(screen), speed=60.0)
         console = host.console
         if select is not None and not console.select_device(select):
             raise TwinError(f"--select {select}: no such device on the map; give a switch id")

@@ -442,7 +442,8 @@ class Console:
 
     def _crew_row(self, c) -> Row:
         return Row(c.crew, (c.crew, c.skill.value, c.activity.value.replace("_", " "), c.device,
-                            self.desk.hhmm(c.time_s), "on duty" if c.on_duty else "off duty"), dim=not c.on_duty)
+                            self.desk.hhmm(self.desk.crew_since.get(c.crew, c.time_s)),
+                            "on duty" if c.on_duty else "off duty"), dim=not c.on_duty)
 
     # -- the rest of the screen -------------------------------------------------------------------
 

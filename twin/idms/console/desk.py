@@ -75,6 +75,7 @@ class Desk:
         self.device_of_switch: dict[str, str] = {}  # switch id -> SCADA device id
         self._refresh_devices()
         self.crews: dict[str, CrewStatus] = {}
+        self.crew_since: dict[str, float] = {}  # IDMS s: when each crew took up what it is doing now
         self.messages: deque[tuple[float, str]] = deque(maxlen=50)
         self._picture: Picture | None = None
         self._areas: tuple[object, dict[tuple[str, str], np.ndarray]] = (None, {})  # (base, buses below a device)
@@ -86,6 +87,7 @@ class Desk:
         if idms.workforce is not None:
             for status in idms.workforce.crews():
                 self.crews[status.crew] = status
+                self.crew_since[status.crew] = status.time_s
             idms.workforce.subscribe_status(self._on_crew)
 
     # -- commands ---------------------------------------------------------------------------------
@@ -329,6 +331,9 @@ class Desk:
             self.changed()
 
     def _on_crew(self, status: CrewStatus) -> None:
+        last = self.crews.get(status.crew)
+        if last is None or (last.activity, last.on_duty, last.device) != (status.activity, status.on_duty, status.device):
+            self.crew_since[status.crew] = status.time_s
         self.crews[status.crew] = status
         self.changed()
 
