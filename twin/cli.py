@@ -92,6 +92,8 @@ def _parser() -> argparse.ArgumentParser:
     rp = sub.add_parser("replay", help="a recorded session: its timeline, or --verify it re-runs identically")
     rp.add_argument("recording", type=Path)
     rp.add_argument("--verify", action="store_true", help="re-run it headless and compare the event streams")
+    rp.add_argument("--view", action="store_true", help="open it in the instructor station: seek bar, play, speed, "
+                    "branch (as twin instruct --replay)")
     rp.add_argument("--from", dest="start_h", type=float, default=0.0, help="timeline from this hour")
     rp.add_argument("--to", dest="end_h", type=float, help="timeline to this hour")
 
@@ -179,6 +181,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "snapshot":
             return _snapshot(args.recording, args.at, args.out)
         if args.command == "replay":
+            if args.view:
+                from twin.instructor.training import instruct
+
+                return instruct(replay=args.recording)
             return _replay(args.recording, check=args.verify, start_h=args.start_h, end_h=args.end_h)
         if args.command == "scenario":
             return _scenario_check(args.files, check_model=not args.no_model)

@@ -11,6 +11,7 @@ import stat
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,6 +20,7 @@ os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 pygame = pytest.importorskip("pygame")
 
+from tests.grid.feeders import FEEDERS_DIR  # noqa: E402
 from twin.cli import main  # noqa: E402
 from twin.grid.schema import SwitchKind  # noqa: E402
 from twin.idms.console.app import SIZE  # noqa: E402
@@ -31,6 +33,7 @@ from twin.instructor.training import console_factory, open_training  # noqa: E40
 from twin.runs import network_from, session_from  # noqa: E402
 
 SOURCE = "territory:1500"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(autouse=True)
@@ -290,8 +293,20 @@ def test_the_instructor_station_attaches_to_a_training_session_in_another_proces
         train.wait(timeout=30)
 
 
-def test_console_screenshot_mid_storm_draws_the_outage_area_and_lists_the_alarms(tmp_path) -> None:
-    meta, net, session, recorder = open_training(SOURCE, storm="thunderstorm", hours=4.0, seed=3,
+def ieee123(folder) -> str:
+    """The IEEE 123-bus feeder with its bus coordinates (its master file reads none)."""
+    if FEEDERS_DIR is None:
+        pytest.skip("reference feeders not found at ../shared/feeders")
+    path = folder / "ieee123.dss"
+    path.write_text(f"Redirect {FEEDERS_DIR / '123bus' / 'ieee123master.dss'}\n"
+                    f"BusCoords {FEEDERS_DIR / '123bus' / 'buscoords.dat'}\n")
+    return str(path)
+
+
+@pytest.mark.parametrize("feeder", ["ieee123", SOURCE])
+def test_console_screenshot_mid_storm_draws_the_outage_area_and_lists_the_alarms(tmp_path, feeder) -> None:
+    source = ieee123(tmp_path) if feeder == "ieee123" else feeder
+    meta, net, session, recorder = open_training(source, storm="thunderstorm", hours=4.0, seed=3,
                                                  record=tmp_path / "storm.twinrec")
     session.dispatcher = None
     host = SessionHost(session, meta=meta, recorder=recorder, console=console_factory(pygame.Surface(SIZE)))
@@ -314,6 +329,20 @@ def test_console_screenshot_mid_storm_draws_the_outage_area_and_lists_the_alarms
     assert area[rect.left:rect.right, rect.top:rect.bottom].sum() > 50  # the halo over the outage's area
     assert not area[rect.right + 1:, :].any()  # and only on the map
     host.close()
+
+
+@pytest.mark.parametrize("name", ["console-ieee123.png", "console-100k.png"])
+def test_the_committed_screenshots_show_an_outage_area_and_alarms(name) -> None:
+    from twin.idms.console.app import MAP_BOTTOM, MAP_W, TOP_H
+
+    image = pygame.image.load(str(ROOT / "docs" / name))
+    assert image.get_size() == SIZE
+    pixels = pygame.surfarray.array3d(image)
+    halo = np.all(pixels[:MAP_W, TOP_H:MAP_BOTTOM] == np.array(console_theme().outage_area), axis=2)
+    assert halo.sum() > 200  # the outage areas drawn on the map
+    alarm_markers = np.all(pixels[MAP_W:MAP_W + 20, TOP_H + 40:TOP_H + 300] == np.array(console_theme().priority[0]),
+                           axis=2)
+    assert alarm_markers.sum() > 20  # priority-1 markers in the alarm list
 
 
 def console_theme():
@@ -400,3 +429,12 @@ def test_the_station_s_other_tools_inject_where_clicked(tmp_path) -> None:
     lesson.world.run_to(lesson.world.now + 900.0)
     assert len(lesson.session.idms.oms.trouble_calls) >= 150  # the flood came in
     lesson.close()
+
+
+def test_replay_view_opens_the_instructor_station_on_the_recording(monkeypatch) -> None:
+    from twin.instructor import training
+
+    opened = []
+    monkeypatch.setattr(training, "instruct", lambda **kw: opened.append(kw) or 0)
+    assert main(["replay", "recordings/x.twinrec", "--view"]) == 0
+    assert opened == [{"replay": Path("recordings/x.twinrec")}]
