@@ -65,9 +65,10 @@ def test_a_trainee_who_operates_a_tagged_switch_or_closes_into_the_fault_is_flag
         clock.call_later(1800.0, lambda: idms.scada.control("S01-F2-BKR", "close", "trainee"))  # fault still there
 
     session, m = _run(lockout, dispatcher=True, trainee=trainee)
-    assert m.safety == 2, m.violations
+    assert m.safety == 3, m.violations
     assert any("tried to trip S01-F3-RCL, tagged (hold)" in v for v in m.violations)
     assert any("S01-F2-BKR closed from the control room into a fault" in v for v in m.violations)
+    assert any("put power on S01-F2-L0002, where crew S01-LC1 was working" in v for v in m.violations)  # at 0.5 h
     sheet = score(m, expert, lockout.weights, actions=session.keeper.actions("trainee"))
     assert [a for _, a in sheet.actions] == ["trip S01-F3-RCL: failed (tagged)", "close S01-F2-BKR: confirmed"]
     assert sheet.parts["safety"] == 0.0 and sheet.total < score(expert, expert, lockout.weights).total
@@ -75,3 +76,27 @@ def test_a_trainee_who_operates_a_tagged_switch_or_closes_into_the_fault_is_flag
     page = html_path.read_text()
     assert "tagged (hold)" in page and "<td class=l>close S01-F2-BKR: confirmed</td>" in page
     assert page.count("S01-F2-BKR trip") == 2  # the fault, and again on the trainee's close
+
+
+def test_a_trainee_who_puts_power_on_a_line_a_crew_is_repairing_is_flagged(lockout):
+    def trainee(session):
+        idms, clock = session.idms, session.idms.clock
+
+        def on_event(e):
+            if e.kind.value == "crew" and e.data.get("action") == "arrived" and e.data.get("line") and not done:
+                done.append(e.data["line"])  # a minute after the crew starts on the line: close the breaker
+                clock.call_later(60.0, lambda: idms.scada.control("S01-F2-BKR", "close", "trainee"))
+
+        done: list[str] = []
+        session.trainee_lines = done
+        session.world.events.subscribe(on_event)
+
+    session, m = _run(lockout, dispatcher=True, trainee=trainee)
+    line = session.trainee_lines[0]
+    unsafe = [v for v in m.violations if "where crew" in v]
+    assert len(unsafe) == 1 and unsafe[0].startswith(f"S01-F2-BKR closed from the control room put power on {line}")
+    assert m.safety == len(m.violations) >= 2  # and it closed into the fault too
+
+
+def test_the_expert_never_powers_a_crew_s_line(expert):
+    assert not [v for v in expert.violations if "where crew" in v]

@@ -12,7 +12,9 @@ simulated minute); :meth:`Scorekeeper.measures` then reads the session's end sta
 * ``crew_idle``: the share of crew-minutes on duty with no job;
 * ``safety``: violations, each listed: a control attempted on a tagged device (the IDMS refuses
   it, the attempt stands), a device closed from the control room into a fault (its protection
-  opened again within ``reclose_window_s``);
+  opened again within ``reclose_window_s``), a device closed from the control room that put power
+  on a line a crew was working on (from the crew's arrival there to patrol or repair it, to its
+  repair or hand-over);
 * ``critical_missed``: critical customers (hospitals, life support...) out longer than
   ``critical_limit_h``;
 * ``alarms_unacknowledged``: SCADA alarms still unacknowledged at the end.
@@ -70,7 +72,27 @@ class Scorekeeper:
         self.on_duty_min = 0.0
         self.idle_min = 0.0
         self._sample_s = sample_s
+        self._working: dict[str, str] = {}  # crew -> the line it is repairing now
+        self._unsafe: list[str] = []
         session.world.env.process(self._sample())
+        session.world.events.subscribe(self._on_event)
+
+    def _on_event(self, e) -> None:
+        """Crews at work on a line, and the control room's closes that put power on it."""
+        if e.kind == EventKind.crew:
+            action, crew = e.data.get("action"), str(e.data.get("crew"))
+            if action in ("arrived", "found") and e.data.get("line"):  # on the line: patrolling it, repairing it
+                self._working[crew] = str(e.data["line"])
+            elif action in ("repaired", "needs line crew", "found nothing", "free"):
+                self._working.pop(crew, None)
+        elif e.kind == EventKind.switch and e.data.get("by") == "scada" and e.data.get("closed") and self._working:
+            grid = self.session.world.grid
+            net = grid.net
+            for crew, line in sorted(self._working.items()):
+                bus = net.bus.position(net.line["from_bus"][net.line.position(line)])
+                if grid.bus_live(int(bus)):
+                    self._unsafe.append(f"{e.data.get('device')} closed from the control room put power on "
+                                        f"{line}, where crew {crew} was working, at {e.time_s / 3600.0:.2f} h")
 
     def _sample(self):
         crews, env = self.session.parts.crews, self.session.world.env
@@ -96,6 +118,7 @@ class Scorekeeper:
                       f" at {op.requested_s / 3600.0:.2f} h" for op in idms.scada.controls.log
                       if op.reason == FailReason.tagged]
         violations += self._closed_into_faults(events)
+        violations += self._unsafe
         sp = world.grid.net.service_point
         critical = np.flatnonzero(np.asarray(sp["critical"], bool)) if "critical" in sp else np.zeros(0, np.int64)
         limit = self.critical_limit_h * 3600.0
