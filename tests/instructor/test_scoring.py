@@ -100,3 +100,21 @@ def test_a_trainee_who_puts_power_on_a_line_a_crew_is_repairing_is_flagged(locko
 
 def test_the_expert_never_powers_a_crew_s_line(expert):
     assert not [v for v in expert.violations if "where crew" in v]
+
+
+def test_a_crew_sent_onto_a_live_line_with_a_fault_standing_is_flagged(lockout):
+    from twin.world.events import EventKind
+    from twin.world.physics import Fault
+
+    net = lockout.network()
+    session = build_session(net, scenario=lockout, dispatcher=False)
+    keeper = Scorekeeper(session)
+    world = session.world
+    world.run_to(60.0)  # before the scenario's dig-in: everything live
+    line = str(net.line.ids[5])
+    world.grid.faults[line] = Fault(line, wire_down=True)  # a fault no protection has seen (high impedance)
+    world.events.publish(world.now, EventKind.crew, crew="S01-LC1", action="arrived", line=line)
+    other = str(net.line.ids[6])
+    world.events.publish(world.now, EventKind.crew, crew="S01-LC2", action="arrived", line=other)  # no fault: fine
+    unsafe = [v for v in keeper.measures().violations if "was sent onto" in v]
+    assert unsafe == [f"crew S01-LC1 was sent onto {line} while it was live with a fault standing on it, at 0.02 h"]

@@ -14,7 +14,8 @@ simulated minute); :meth:`Scorekeeper.measures` then reads the session's end sta
   it, the attempt stands), a device closed from the control room into a fault (its protection
   opened again within ``reclose_window_s``), a device closed from the control room that put power
   on a line a crew was working on (from the crew's arrival there to patrol or repair it, to its
-  repair or hand-over);
+  repair or hand-over), and a crew sent onto a line that was live with a fault standing on it
+  (protection that failed to clear it, or the IDMS's model wrong about what is open);
 * ``critical_missed``: critical customers (hospitals, life support...) out longer than
   ``critical_limit_h``;
 * ``alarms_unacknowledged``: SCADA alarms still unacknowledged at the end.
@@ -82,17 +83,24 @@ class Scorekeeper:
         if e.kind == EventKind.crew:
             action, crew = e.data.get("action"), str(e.data.get("crew"))
             if action in ("arrived", "found") and e.data.get("line"):  # on the line: patrolling it, repairing it
-                self._working[crew] = str(e.data["line"])
+                line = str(e.data["line"])
+                self._working[crew] = line
+                grid = self.session.world.grid
+                if action == "arrived" and line in grid.faults and self._live(line):
+                    self._unsafe.append(f"crew {crew} was sent onto {line} while it was live with a fault standing on "
+                                        f"it, at {e.time_s / 3600.0:.2f} h")
             elif action in ("repaired", "needs line crew", "found nothing", "free"):
                 self._working.pop(crew, None)
         elif e.kind == EventKind.switch and e.data.get("by") == "scada" and e.data.get("closed") and self._working:
-            grid = self.session.world.grid
-            net = grid.net
             for crew, line in sorted(self._working.items()):
-                bus = net.bus.position(net.line["from_bus"][net.line.position(line)])
-                if grid.bus_live(int(bus)):
+                if self._live(line):
                     self._unsafe.append(f"{e.data.get('device')} closed from the control room put power on "
                                         f"{line}, where crew {crew} was working, at {e.time_s / 3600.0:.2f} h")
+
+    def _live(self, line: str) -> bool:
+        """Whether ``line`` has power in the world now (its from bus has)."""
+        net = self.session.world.grid.net
+        return self.session.world.grid.bus_live(int(net.bus.position(net.line["from_bus"][net.line.position(line)])))
 
     def _sample(self):
         crews, env = self.session.parts.crews, self.session.world.env
