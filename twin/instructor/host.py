@@ -43,6 +43,7 @@ SCORE_EVERY_S = 5.0  # wall seconds between live score updates
 _TRAINEE = {"status", "trip", "close", "tag", "untag", "acknowledge", "dispatch"}
 _INSTRUCTOR = {"status", "geometry", "lines", "pause", "resume", "speed", "run_to", "inject", "snapshot_save",
                "snapshot_restore"}
+_TRAINEE_STATUS = {"time_s", "clock", "speed", "achieved", "paused", "until_s", "end_s", "alarms_unacknowledged"}
 PERMISSIONS: dict[Role, set[str]] = {Role.trainee: _TRAINEE, Role.instructor: _INSTRUCTOR}
 
 
@@ -133,6 +134,8 @@ class SessionHost:
 
     def handle(self, role: Role, cmd: str, args: dict[str, Any]) -> Any:
         """Carry out one request (the channel has checked ``role`` may send ``cmd``)."""
+        if cmd == "status" and role is Role.trainee:  # the run's state, never the world's truth
+            return {k: v for k, v in self._cmd_status().items() if k in _TRAINEE_STATUS}
         method = getattr(self, f"_cmd_{cmd}", None)
         if method is None:
             raise HostError(f"{cmd}: no such request (one of: {', '.join(sorted(_INSTRUCTOR | _TRAINEE))})")
