@@ -43,7 +43,7 @@ SCORE_EVERY_S = 5.0  # wall seconds between live score updates
 _TRAINEE = {"status", "trip", "close", "tag", "untag", "acknowledge", "dispatch"}
 _INSTRUCTOR = {"status", "geometry", "lines", "pause", "resume", "speed", "run_to", "inject", "snapshot_save",
                "snapshot_restore"}
-_TRAINEE_STATUS = {"time_s", "clock", "speed", "achieved", "paused", "until_s", "end_s", "alarms_unacknowledged"}
+_TRAINEE_STATUS = {"time_s", "clock", "day_s", "speed", "achieved", "paused", "until_s", "end_s", "alarms_unacknowledged"}
 PERMISSIONS: dict[Role, set[str]] = {Role.trainee: _TRAINEE, Role.instructor: _INSTRUCTOR}
 
 
@@ -151,7 +151,9 @@ class SessionHost:
                   "start_s": o.start_s} for o in grid.outages if math.isnan(o.restored_s)]
         believed = [{"id": r.id, "device": r.device, "state": r.state.value, "customers": int(r.customers_out),
                      "crew": r.crew or "", "start_s": r.start_s} for r in idms.oms.outages()]
+        start = world.calendar.start
         return {"time_s": world.now, "clock": self.desk.clock_text(world.now), "speed": self.speed,
+                "day_s": start.hour * 3600.0 + start.minute * 60.0 + start.second,
                 "achieved": self.achieved, "paused": self.paused, "until_s": self.until_s,
                 "end_s": self.session.parts.end_s, "customers": int(len(grid.energised_customers)),
                 "out_truth": int(np.count_nonzero(~grid.energised_customers)),

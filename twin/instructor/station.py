@@ -239,16 +239,22 @@ class Station:
         self._lines_version = lines["version"]
         self._canvas_key = None
 
+    def _clock(self, time_s: float | None) -> str:
+        """A session time as the clock on the wall showed it (HH:MM; a replay: since its start)."""
+        if time_s is None:
+            return ""
+        return _hhmm((float(time_s) + float(self.status.get("day_s", 0.0))) % 86400.0)
+
     def _fill_lists(self) -> None:
         st = self.status
         self.truth_list.set_rows(tuple(Row(str(o["device"]), (str(o["device"]), "out", str(o["customers"]), "",
-                                                              _hhmm(o["start_s"])), bold=True)
+                                                              self._clock(o["start_s"])), bold=True)
                                        for o in st.get("truth_outages", [])),
                                  f"{st.get('out_truth', 0):,} customers out")
         self.idms_list.set_rows(tuple(Row(o["id"], (str(o["device"]), o["state"], str(o["customers"]), o["crew"],
-                                                    _hhmm(o["start_s"]))) for o in st.get("idms_outages", [])),
+                                                    self._clock(o["start_s"]))) for o in st.get("idms_outages", [])),
                                 f"{st.get('out_believed', 0):,} believed out")
-        self.log_list.set_rows(tuple(Row(str(k), (_hhmm(t), text)) for k, (t, text) in
+        self.log_list.set_rows(tuple(Row(str(k), (self._clock(t), text)) for k, (t, text) in
                                      enumerate(reversed(st.get("log", [])))))
 
     def draw(self) -> None:
@@ -532,7 +538,7 @@ class Station:
         pygame.draw.rect(s, THEME.header, (0, 0, s.get_width(), TOP_H))
         run = "PAUSED" if st.get("paused") else f"x{st.get('speed', 0):g}"
         if st.get("until_s") is not None:
-            run += f" to {_hhmm(st['until_s'])}"
+            run += f" to {self._clock(st['until_s'])}"
         mode = "INSTRUCTOR" if self.source.live else f"REPLAY {self.source.path.name}"
         left = f"{mode}   {st.get('clock', '')}   {run}"
         right = (f"world: {st.get('out_truth', 0):,} out   IDMS believes: {st.get('out_believed', 0):,} out   "
