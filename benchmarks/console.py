@@ -42,6 +42,7 @@ os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 
 import argparse  # noqa: E402
 import cProfile  # noqa: E402
+import gc  # noqa: E402
 import io  # noqa: E402
 import math  # noqa: E402
 import platform  # noqa: E402
@@ -262,6 +263,7 @@ def main(argv: list[str] | None = None) -> None:
     started = time.perf_counter()
     c.draw(0.0)
     t_first = time.perf_counter() - started
+    gc.freeze()  # as twin train does once the session is built: full collections skip the model and world
     scene = c.scene
     print(f"network: {len(net.bus):,} buses, {len(net.line):,} lines, {len(net.switch):,} switches; "
           f"{len(scene.geographic.seg_edge):,} geographic segments drawn ({len(scene.schematic.seg_edge):,} schematic); "
