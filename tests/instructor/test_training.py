@@ -222,11 +222,18 @@ def test_a_lesson_with_an_injection_and_trainee_actions_verifies_identical(tmp_p
     post_key(pygame.K_RETURN)  # confirmed
     lesson.frame()
     assert any(r.crew for r in lesson.session.idms.oms.outages()), lesson.host.desk.messages[-1]
-    lesson.world.run_to(lesson.world.now + 3600.0)
+    off = [c for c, st in lesson.host.desk.crews.items() if not st.on_duty]
+    post_key(pygame.K_o)  # call out the crews off duty
+    post_key(pygame.K_RETURN)
+    lesson.frame()
+    assert off and lesson.host.desk.messages[-1][1].startswith(f"{len(off)} crews called out")
+    lesson.world.run_to(lesson.world.now + 2.0 * 3600.0)  # (a call-out takes 1.5 h +- 25 % to report)
+    assert all(lesson.host.desk.crews[c].on_duty for c in off)  # they reported at their depots
     path = lesson.host.recorder.path
     lesson.close()
-    sources = [r.source for r in Recording(path).rows()]
-    assert {"trainee", "instructor"} <= set(sources)
+    rows = Recording(path).rows()
+    assert {"trainee", "instructor"} <= {r.source for r in rows}
+    assert {"acknowledge", "dispatch", "call_out"} <= {r.kind for r in rows if r.source == "trainee"}
     same, text = verify(path, session_from)
     assert same, text
 

@@ -113,7 +113,7 @@ class AutomaticDispatcher:
         waiting = sum(1 for r in self.idms.oms.outages() if not r.crew and r.cause != "switching")
         on_duty = sum(1 for s in self.crews.values() if s.on_duty)
         if waiting > self.callout_backlog * max(1, on_duty) and now - self._called_s >= 3600.0:
-            called = self.idms.workforce.call_out()
+            called = self.idms.call_out(self.user)
             self._called_s = now
             if called:
                 self.call_outs += 1

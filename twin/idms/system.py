@@ -78,8 +78,8 @@ class Idms:
         self.restarted = False
         self.actions: list[Callable[[str, dict[str, Any]], None]] = []
         """Called ``listener(kind, data)`` for each action a user takes outside SCADA's controls
-        (``acknowledge``: alarm, user; ``dispatch``: crew, outage, device, line, user): who did
-        what, for a recording (SCADA's controls and tags tell their own listeners)."""
+        (``acknowledge``: alarm, user; ``dispatch``: crew, outage, device, line, user; ``call_out``:
+        crews, user): who did what, for a recording (SCADA's controls and tags tell their own listeners)."""
 
     def start(self) -> None:
         """Take up what the store holds (a restart), then start SCADA (its first integrity scan
@@ -120,6 +120,14 @@ class Idms:
         self._tell("dispatch", {"crew": crew, "outage": record.id, "device": record.device, "line": record.line,
                                 "user": user})
         return record
+
+    def call_out(self, user: str) -> list[str]:
+        """Call every crew off duty in, as ``user``; returns the crews called."""
+        if self.workforce is None:
+            raise DispatchError("no workforce link: crews cannot be called out from this IDMS")
+        called = self.workforce.call_out()
+        self._tell("call_out", {"crews": list(called), "user": user})
+        return called
 
     def _tell(self, kind: str, data: dict[str, Any]) -> None:
         for listener in self.actions:

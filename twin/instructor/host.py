@@ -11,7 +11,7 @@ the channel's handler: ``status`` (the world's truth beside what the IDMS believ
 score), ``geometry`` and ``lines`` (for the station's map), the run (``pause``, ``resume``,
 ``speed``, ``run_to``), ``inject`` (a scripted event by hand: :func:`~twin.instructor.scripted.inject`),
 ``snapshot_save`` and ``snapshot_restore``; and, on a trainee's connection, the console's own
-commands (``trip``, ``close``, ``tag``, ``untag``, ``acknowledge``, ``dispatch``), as the trainee.
+commands (``trip``, ``close``, ``tag``, ``untag``, ``acknowledge``, ``dispatch``, ``call_out``), as the trainee.
 Which role may send which is :data:`PERMISSIONS`: a trainee's connection cannot send the
 instructor's commands (the channel refuses them and logs it).
 """
@@ -28,7 +28,7 @@ import numpy as np
 
 from twin.errors import TwinError
 from twin.grid.topology import build_topology
-from twin.idms.console.commands import Acknowledge, Close, Dispatch, PlaceTag, RemoveTag, Trip
+from twin.idms.console.commands import Acknowledge, CallOut, Close, Dispatch, PlaceTag, RemoveTag, Trip
 from twin.idms.console.desk import Desk
 from twin.instructor.channel import ChannelServer, Role
 from twin.instructor.mapdata import encode_geometry, pack_bits
@@ -40,7 +40,7 @@ __all__ = ["PERMISSIONS", "HostError", "SessionHost"]
 SPEEDS = (1.0, 3600.0)  # the slowest and fastest a lesson runs (simulated s per wall s)
 FRAME_BUDGET_S = 0.04  # wall time a frame may spend running the world
 SCORE_EVERY_S = 5.0  # wall seconds between live score updates
-_TRAINEE = {"status", "trip", "close", "tag", "untag", "acknowledge", "dispatch"}
+_TRAINEE = {"status", "trip", "close", "tag", "untag", "acknowledge", "dispatch", "call_out"}
 _INSTRUCTOR = {"status", "geometry", "lines", "pause", "resume", "speed", "run_to", "inject", "snapshot_save",
                "snapshot_restore"}
 _TRAINEE_STATUS = {"time_s", "clock", "day_s", "speed", "achieved", "paused", "until_s", "end_s", "alarms_unacknowledged"}
@@ -284,6 +284,9 @@ class SessionHost:
 
     def _cmd_dispatch(self, crew: str, outage: str) -> str:
         return self._desk(Dispatch(crew, outage))
+
+    def _cmd_call_out(self) -> str:
+        return self._desk(CallOut())
 
     def _desk(self, command) -> str:
         result = self.desk.execute(command)

@@ -25,6 +25,7 @@ simulated times in the re-run.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import sqlite3
@@ -245,11 +246,13 @@ def reapply(session, actions: list[Row]) -> None:
           "untag": lambda d: scada.remove_tag(d["tag"], user=d["user"]),
           "acknowledge": lambda d: idms.acknowledge(d["alarm"], d["user"]),
           "dispatch": lambda d: idms.dispatch(d["crew"], d["outage"], d["user"]),
+          "call_out": lambda d: idms.call_out(d["user"]),
           "inject": lambda d: _inject_again(session, d)}
-    for row in actions:
-        if row.kind in do:
-            data = json.loads(row.data)
-            idms.clock.call_later(row.sim_s - idms.clock.now(), lambda f=do[row.kind], d=data: f(d))
+    # the actions of one moment together, in their order: a person's actions between two steps of
+    # the world (a paused session, one frame) run back to back, before what the first of them set off
+    for sim_s, rows in itertools.groupby((r for r in actions if r.kind in do), key=lambda r: r.sim_s):
+        batch = [(do[r.kind], json.loads(r.data)) for r in rows]
+        idms.clock.call_later(sim_s - idms.clock.now(), lambda b=batch: [f(d) for f, d in b])
 
 
 def _inject_again(session, data: dict) -> None:

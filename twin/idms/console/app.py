@@ -18,6 +18,7 @@ N                     the next outage on the map
 T / C                 trip / close the selected device (asks to confirm)
 H / U                 tag the selected device (hold) / remove its tags
 D                     dispatch (the crew selected in the crew list, else the nearest) to the selected outage
+O                     call out every crew off duty (a storm)
 V                     power-flow overlay on / off
 Enter / Esc           confirm / cancel; Esc also closes the dialog
 F1                    this list
@@ -36,7 +37,7 @@ import numpy as np
 import pygame
 
 from twin.grid.schema import SwitchKind
-from twin.idms.console.commands import Acknowledge, Close, Command, Dispatch, PlaceTag, RemoveTag, Trip
+from twin.idms.console.commands import Acknowledge, CallOut, Close, Command, Dispatch, PlaceTag, RemoveTag, Trip
 from twin.idms.console.desk import Desk, Picture
 from twin.idms.console.mapview import MapView, Overlay
 from twin.idms.console.panels import Column, ListPanel, Row, draw_priority
@@ -250,6 +251,8 @@ class Console:
             self._ask("untag")
         elif key == pygame.K_d:
             self._ask("dispatch")
+        elif key == pygame.K_o:
+            self._ask("call_out")
         elif key == pygame.K_v:
             self.toggle_overlay()
 
@@ -387,6 +390,9 @@ class Console:
                 self.desk.say(f"dispatch to {rec.id}: no crew on duty is free")
                 return
             command, text = Dispatch(crew, rec.id), f"DISPATCH {crew} to {rec.id} at {rec.device}"
+        elif action == "call_out":
+            off = sum(1 for c in (self.picture or self.desk.picture()).crews if not c.on_duty)
+            command, text = CallOut(), f"CALL OUT the {off} crews off duty"
         if command is not None:
             self.pending, self.pending_text = command, text
 

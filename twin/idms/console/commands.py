@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Acknowledge", "Close", "Command", "Dispatch", "PlaceTag", "RemoveTag", "Result", "Trip"]
+__all__ = ["Acknowledge", "CallOut", "Close", "Command", "Dispatch", "PlaceTag", "RemoveTag", "Result", "Trip"]
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,12 @@ class Dispatch:
     outage_id: str
 
 
-Command = Trip | Close | PlaceTag | RemoveTag | Acknowledge | Dispatch
+@dataclass(frozen=True)
+class CallOut:
+    """Call the crews off duty in (a storm): each goes on duty when it reports at its depot."""
+
+
+Command = Trip | Close | PlaceTag | RemoveTag | Acknowledge | Dispatch | CallOut
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,8 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
-from twin.idms.console.commands import Acknowledge, Close, Command, Dispatch, PlaceTag, RemoveTag, Result, Trip
+from twin.idms.console.commands import (Acknowledge, CallOut, Close, Command, Dispatch, PlaceTag, RemoveTag, Result,
+                                        Trip)
 from twin.idms.interfaces.call_centre import TroubleCall
 from twin.idms.interfaces.field_devices import Quality
 from twin.idms.interfaces.workforce import CrewStatus
@@ -138,6 +139,15 @@ class Desk:
             except DispatchError as err:
                 return Result(False, str(err))
             return Result(True, f"crew {command.crew} sent to {record.id} at {record.device}")
+        if isinstance(command, CallOut):
+            try:
+                called = self.idms.call_out(self.user)
+            except DispatchError as err:
+                return Result(False, str(err))
+            if not called:
+                return Result(False, "call-out: every crew is on duty already")
+            return Result(True, f"{len(called)} crews called out: {', '.join(called[:6])}"
+                          + (" ..." if len(called) > 6 else ""))
         raise TypeError(f"not a console command: {command!r}")
 
     def _control_done(self, op: ControlOperation) -> None:
