@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-__all__ = ["network_from", "ready_for_world", "run_settings", "session_from", "world_network"]
+__all__ = ["network_from", "ready_for_world", "run_settings", "scenario_from", "session_from", "world_network"]
 
 
 def run_settings(model: str, *, storm: str | None = None, hours: float = 24.0, seed: int = 0, ami: bool = True,
@@ -30,16 +30,27 @@ def run_settings(model: str, *, storm: str | None = None, hours: float = 24.0, s
     return meta
 
 
+def scenario_from(meta: dict[str, Any]):
+    """The :class:`~twin.instructor.scenario.Scenario` a run's settings hold (None: a model run)."""
+    if "scenario" not in meta:
+        return None
+    import yaml
+
+    from twin.instructor.scenario import parse_scenario
+
+    return parse_scenario(yaml.safe_load(meta["scenario"]), source=meta["scenario_file"])
+
+
+def _scenario_network(scenario):
+    net = scenario.network()
+    return ready_for_world(net, storm=scenario.storm, save_model=None) if scenario.model is not None else net
+
+
 def network_from(meta: dict[str, Any]):
     """The network of a run's settings (without its world: for a replay's map)."""
-    if "scenario" in meta:
-        import yaml
-
-        from twin.instructor.scenario import parse_scenario
-
-        scenario = parse_scenario(yaml.safe_load(meta["scenario"]), source=meta["scenario_file"])
-        net = scenario.network()
-        return ready_for_world(net, storm=scenario.storm, save_model=None) if scenario.model is not None else net
+    scenario = scenario_from(meta)
+    if scenario is not None:
+        return _scenario_network(scenario)
     return world_network(str(meta["model"]), seed=int(meta["seed"]), storm=meta.get("storm"))
 
 
@@ -52,18 +63,14 @@ def session_from(meta: dict, *, store: Path | None = None, model_file: str | Non
 
     dispatcher = bool(meta.get("dispatcher", True))
     if "scenario" in meta:
-        from twin.instructor.scenario import load_scenario, parse_scenario
-
         if model_file is not None:
+            from twin.instructor.scenario import load_scenario
+
             scenario = load_scenario(model_file)
             print(scenario.summary())
         else:
-            import yaml
-
-            scenario = parse_scenario(yaml.safe_load(meta["scenario"]), source=meta["scenario_file"])
-        net = scenario.network()
-        if scenario.model is not None:
-            net = ready_for_world(net, storm=scenario.storm, save_model=None)
+            scenario = scenario_from(meta)
+        net = _scenario_network(scenario)
         session = build_session(net, scenario=scenario, store=store, rules=meta.get("rules"), dispatcher=dispatcher)
     else:
         seed = int(meta["seed"])

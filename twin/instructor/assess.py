@@ -16,6 +16,7 @@ from typing import Any
 
 from twin.instructor.recording import Recording, reapply, run_as_recorded
 from twin.instructor.scoring import ScoreSheet, Scorekeeper, score
+from twin.runs import scenario_from
 
 __all__ = ["score_recording"]
 
@@ -43,14 +44,6 @@ def score_recording(path: str | Path, rebuild) -> tuple[ScoreSheet, list, dict[s
     expert_keeper = Scorekeeper(expert)
     reapply(expert, [r for r in people if r.source == "instructor"])  # the same lesson: the same injections
     expert.world.run_to(session.world.now)
-    return score(trainee, expert_keeper.measures(), _weights(meta), actions=actions), session.world.events.events, meta
-
-
-def _weights(meta: dict[str, Any]) -> dict[str, float] | None:
-    if "scenario" not in meta:
-        return None
-    import yaml
-
-    from twin.instructor.scenario import parse_scenario
-
-    return parse_scenario(yaml.safe_load(meta["scenario"]), source=meta["scenario_file"]).weights
+    scenario = scenario_from(meta)
+    weights = scenario.weights if scenario is not None else None
+    return score(trainee, expert_keeper.measures(), weights, actions=actions), session.world.events.events, meta

@@ -43,7 +43,6 @@ SCORE_EVERY_S = 5.0  # wall seconds between live score updates
 _TRAINEE = {"status", "trip", "close", "tag", "untag", "acknowledge", "dispatch", "call_out"}
 _INSTRUCTOR = {"status", "geometry", "lines", "pause", "resume", "speed", "run_to", "inject", "snapshot_save",
                "snapshot_restore"}
-_TRAINEE_STATUS = {"time_s", "clock", "day_s", "speed", "achieved", "paused", "until_s", "end_s", "alarms_unacknowledged"}
 PERMISSIONS: dict[Role, set[str]] = {Role.trainee: _TRAINEE, Role.instructor: _INSTRUCTOR}
 
 
@@ -87,9 +86,9 @@ class SessionHost:
 
     # -- the loop ---------------------------------------------------------------------------------
 
-    def frame(self, *, wall_dt: float | None = None, events: list | None = None) -> None:
-        """One frame: the channel's requests, the world advanced, the console drawn (``events``:
-        pygame events for the console; None takes the queue's)."""
+    def frame(self, *, wall_dt: float | None = None) -> None:
+        """One frame: the channel's requests, the world advanced by ``wall_dt`` (None: the wall
+        time since the last frame), the console's queued events taken and the console drawn."""
         now = time.monotonic()
         dt = now - self._wall if wall_dt is None else wall_dt
         self._wall = now
@@ -97,12 +96,7 @@ class SessionHost:
             self.channel.poll(self.handle)
         self.advance(dt)
         if self.console is not None:
-            if events is None:
-                self.console.step()
-            else:
-                for event in events:
-                    self.console.handle(event)
-                self.console.draw()
+            self.console.step()
             self.running = self.running and self.console.running
 
     def advance(self, wall_dt: float) -> None:
@@ -117,8 +111,7 @@ class SessionHost:
         chunk = max(1.0, self.speed * FRAME_BUDGET_S / 4.0)
         while world.now < target and time.perf_counter() - started < FRAME_BUDGET_S:
             world.run_to(min(target, world.now + chunk))
-        if wall_dt > 0.0:
-            self.achieved = 0.8 * self.achieved + 0.2 * (world.now - t0) / wall_dt
+        self.achieved = 0.8 * self.achieved + 0.2 * (world.now - t0) / wall_dt
         if self.until_s is not None and world.now >= self.until_s:
             self.paused, self.until_s = True, None
 
@@ -134,8 +127,8 @@ class SessionHost:
 
     def handle(self, role: Role, cmd: str, args: dict[str, Any]) -> Any:
         """Carry out one request (the channel has checked ``role`` may send ``cmd``)."""
-        if cmd == "status" and role is Role.trainee:  # the run's state, never the world's truth
-            return {k: v for k, v in self._cmd_status().items() if k in _TRAINEE_STATUS}
+        if cmd == "status" and role is Role.trainee:  # never the world's truth
+            return self._run_state()
         method = getattr(self, f"_cmd_{cmd}", None)
         if method is None:
             raise HostError(f"{cmd}: no such request (one of: {', '.join(sorted(_INSTRUCTOR | _TRAINEE))})")
@@ -144,22 +137,27 @@ class SessionHost:
         except TypeError as exc:
             raise HostError(f"{cmd}: bad arguments ({exc})") from None
 
-    def _cmd_status(self) -> dict[str, Any]:
-        world, idms = self.world, self.session.idms
-        grid = world.grid
-        truth = [{"device": o.device, "line": o.line, "customers": int(len(o.remaining)),
-                  "start_s": o.start_s} for o in grid.outages if math.isnan(o.restored_s)]
-        believed = [{"id": r.id, "device": r.device, "state": r.state.value, "customers": int(r.customers_out),
-                     "crew": r.crew or "", "start_s": r.start_s} for r in idms.oms.outages()]
+    def _run_state(self) -> dict[str, Any]:
+        """The run's state, all a trainee's connection is told: the clock, the speed, the alarms."""
+        world = self.world
         start = world.calendar.start
         return {"time_s": world.now, "clock": self.desk.clock_text(world.now), "speed": self.speed,
                 "day_s": start.hour * 3600.0 + start.minute * 60.0 + start.second,
                 "achieved": self.achieved, "paused": self.paused, "until_s": self.until_s,
-                "end_s": self.session.parts.end_s, "customers": int(len(grid.energised_customers)),
+                "end_s": self.session.parts.end_s,
+                "alarms_unacknowledged": sum(1 for a in self.session.idms.scada.alarms.alarms() if not a.acknowledged)}
+
+    def _cmd_status(self) -> dict[str, Any]:
+        """The run's state, the world's truth beside the IDMS's outages, the live score, the log."""
+        grid = self.world.grid
+        truth = [{"device": o.device, "line": o.line, "customers": int(len(o.remaining)),
+                  "start_s": o.start_s} for o in grid.outages if math.isnan(o.restored_s)]
+        believed = [{"id": r.id, "device": r.device, "state": r.state.value, "customers": int(r.customers_out),
+                     "crew": r.crew or "", "start_s": r.start_s} for r in self.session.idms.oms.outages()]
+        return {**self._run_state(), "customers": int(len(grid.energised_customers)),
                 "out_truth": int(np.count_nonzero(~grid.energised_customers)),
                 "out_believed": int(sum(o["customers"] for o in believed)),
                 "truth_outages": truth, "idms_outages": believed, "faults": sorted(grid.faults),
-                "alarms_unacknowledged": sum(1 for a in idms.scada.alarms.alarms() if not a.acknowledged),
                 "score": self._live_score(), "recording": str(self.recorder.path) if self.recorder else "",
                 "log": [[t, text] for t, text in self.log[-20:]]}
 

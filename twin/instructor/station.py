@@ -32,12 +32,13 @@ import numpy as np
 import pygame
 
 from twin.errors import TwinError
+from twin.grid.topology import build_topology
 from twin.idms.console.panels import Column, ListPanel, Row
 from twin.idms.console.raster import pack, paint, sample, thicken
 from twin.idms.console.text import Text
 from twin.idms.console.theme import THEME
 from twin.idms.console.view import fit
-from twin.instructor.mapdata import Geometry, decode_geometry, encode_geometry, unpack_bits
+from twin.instructor.mapdata import Geometry, decode_geometry, encode_geometry, pack_bits, unpack_bits
 
 __all__ = ["LiveSource", "ReplaySource", "Station", "SPEED_KEYS", "TOOLS"]
 
@@ -132,9 +133,6 @@ class ReplaySource:
                 "recording": str(self.path), "log": []}
 
     def lines(self, version: str) -> dict[str, Any]:
-        from twin.grid.topology import build_topology
-        from twin.instructor.mapdata import pack_bits
-
         st = self.state
         key = f"{sorted(st.open_devices)}/{sorted(r['device'] for r in st.records.values())}"
         if key != self._lines_key:
