@@ -12,7 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-__all__ = ["network_from", "ready_for_world", "run_settings", "scenario_from", "session_from", "world_network"]
+__all__ = ["network_from", "ready_for_world", "run_settings", "scenario_from", "session_from", "world_network",
+           "world_parts"]
 
 
 def run_settings(model: str, *, storm: str | None = None, hours: float = 24.0, seed: int = 0, ami: bool = True,
@@ -135,3 +136,20 @@ def ready_for_world(net, *, storm: str | None, save_model: Path | None):
                 "add --save-model DIR to keep them, in a native model folder")
         print(f"{net.name}: for this run, {'; '.join(done)} ({keep})")
     return net
+
+
+def world_parts(meta: dict[str, Any], *, events_path: str | None = None):
+    """The world of a run's settings alone, as :func:`session_from` builds it (the same draws), for
+    a world in its own process: ``(net, parts, scenario, storm, ami)``."""
+    from twin.session import world_for
+
+    scenario = scenario_from(meta)
+    if scenario is not None:
+        net = _scenario_network(scenario)
+        parts, _, storm, ami, _ = world_for(net, scenario=scenario, events_path=events_path)
+    else:
+        seed = int(meta["seed"])
+        net = world_network(str(meta["model"]), seed=seed, storm=meta.get("storm"))
+        parts, _, storm, ami, _ = world_for(net, hours=float(meta["hours"]), storm=meta.get("storm"), seed=seed,
+                                           ami=bool(meta.get("ami", True)), events_path=events_path)
+    return net, parts, scenario, storm or "", ami

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -27,7 +27,8 @@ from twin.idms.system import Idms
 from twin.world.environment import DEFAULT_START
 from twin.world.simulate import WorldParts, WorldSummary, build_world, summarise
 
-__all__ = ["Session", "SessionSummary", "build_session", "run_session", "summarise_session", "write_report"]
+__all__ = ["Session", "SessionSummary", "build_session", "run_session", "summarise_session", "world_facts", "world_for",
+           "write_report"]
 
 
 @dataclass
@@ -39,6 +40,8 @@ class Session:
     dispatcher: AutomaticDispatcher | None
     hours: float
     storm: str
+    devices: str = "virtual"
+    closers: list = field(default_factory=list)
 
     @property
     def world(self):
@@ -79,29 +82,31 @@ class SessionSummary:
 def build_session(net: Network, *, hours: float = 24.0, storm: str | None = None, seed: int = 0,
                   start: datetime = DEFAULT_START, ami: bool = True, rules: str | None = None,
                   store: str | Path | None = None, dispatcher: bool = True,
-                  events_path: str | Path | None = None, scenario=None) -> Session:
+                  events_path: str | Path | None = None, scenario=None, devices: str = "virtual") -> Session:
     """The world and the IDMS on it (see the module docstring); ``rules`` the outage prediction
     rule set (default: ``storm`` under a storm, else ``normal``); ``store`` the outage store's file;
     ``scenario`` a :class:`~twin.instructor.scenario.Scenario` (its storm, crews, IDMS settings and
-    scripted events; its ``net`` must be the one given)."""
+    scripted events; its ``net`` must be the one given); ``devices`` ``"virtual"`` (the in-process
+    link) or ``"dnp3"`` (the RTUs as DNP3 outstations on loopback, the IDMS's SCADA a DNP3 master
+    polling them, in this process: :func:`twin.remote_session.run_remote` puts the world in
+    another)."""
     from twin.callers.call_centre_link import VirtualCallCentre
     from twin.field_devices.link import VirtualFieldLink
     from twin.meters.headend_link import VirtualHeadEnd
     from twin.world.clock_link import WorldClock
     from twin.world.workforce_link import VirtualWorkforce
 
-    extra = {}
-    if scenario is not None:
-        from twin.instructor.scenario import crew_parameters, feeder_bounds
-
-        hours, storm, seed, start, ami = scenario.hours, scenario.storm, scenario.seed, scenario.start, scenario.ami
-        rules = scenario.rules if isinstance(scenario.rules, str) else rules
-        extra = dict(storm_start_s=scenario.storm_starts_s, crew_params=crew_parameters(scenario),
-                     storm_bounds=feeder_bounds(net, scenario.storm_over) if scenario.storm_over else None)
-    parts = build_world(net, hours=hours, storm=storm, seed=seed, start=start, auto_dispatch=False,
-                        events_path=events_path, **extra)
+    parts, hours, storm, ami, rules = world_for(net, hours=hours, storm=storm, seed=seed, start=start, ami=ami,
+                                                rules=rules, events_path=events_path, scenario=scenario)
     world = parts.world
-    idms = Idms(net, WorldClock(world), field=VirtualFieldLink(world, parts.devices, parts.indicators),
+    clock = WorldClock(world)
+    link = VirtualFieldLink(world, parts.devices, parts.indicators)
+    closers: list = []
+    if devices == "dnp3":
+        link, closers = _dnp3_link(link, clock)
+    elif devices != "virtual":
+        raise ValueError(f"devices must be 'virtual' or 'dnp3', not {devices!r}")
+    idms = Idms(net, clock, field=link,
                 ami=VirtualHeadEnd(world, parts.fleet) if ami else None, calls=VirtualCallCentre(world),
                 workforce=VirtualWorkforce(world, parts.crews), store=store,
                 rules=rules or ("storm" if storm else "normal"))
@@ -115,7 +120,41 @@ def build_session(net: Network, *, hours: float = 24.0, storm: str | None = None
 
         schedule(scenario, parts, idms)
     auto = AutomaticDispatcher(idms) if dispatcher else None
-    return Session(parts, idms, auto, float(hours), storm or "")
+    return Session(parts, idms, auto, float(hours), storm or "", devices, closers)
+
+
+def world_for(net: Network, *, hours: float = 24.0, storm: str | None = None, seed: int = 0,
+              start: datetime = DEFAULT_START, ami: bool = True, rules: str | None = None,
+              events_path: str | Path | None = None, scenario=None):
+    """The world of a session (its crews sent by the IDMS, not by the world), and the settings
+    it runs with once a scenario's override the arguments: ``(parts, hours, storm, ami, rules)``."""
+    extra = {}
+    if scenario is not None:
+        from twin.instructor.scenario import crew_parameters, feeder_bounds
+
+        hours, storm, seed, start, ami = scenario.hours, scenario.storm, scenario.seed, scenario.start, scenario.ami
+        rules = scenario.rules if isinstance(scenario.rules, str) else rules
+        extra = dict(storm_start_s=scenario.storm_starts_s, crew_params=crew_parameters(scenario),
+                     storm_bounds=feeder_bounds(net, scenario.storm_over) if scenario.storm_over else None)
+    parts = build_world(net, hours=hours, storm=storm, seed=seed, start=start, auto_dispatch=False,
+                        events_path=events_path, **extra)
+    return parts, hours, storm, ami, rules
+
+
+def _dnp3_link(virtual, clock):
+    """The world's RTUs as outstations on ``virtual``, and the IDMS's DNP3 link polling them in
+    lock step (devices without telemetry from the records, the virtual link); and their closers."""
+    from twin.field_devices.dnp3_field import world_points_map
+    from twin.field_devices.dnp3_outstations import Dnp3Outstations
+    from twin.idms.interfaces.dnp3.stack import Dnp3Stack
+    from twin.idms.scada.dnp3_link import Dnp3FieldLink
+
+    stack = Dnp3Stack()
+    pmap = world_points_map(virtual)
+    outstations = Dnp3Outstations(virtual, pmap, stack=stack)
+    link = Dnp3FieldLink(pmap, clock, stack=stack, records=virtual, refresh=outstations.refresh, lockstep=True)
+    outstations.notify = link.field_changed
+    return link, [outstations.close, link.close, stack.shutdown]
 
 
 def run_session(net: Network, *, hours: float = 24.0, storm: str | None = None, seed: int = 0,
@@ -133,33 +172,47 @@ def run_session(net: Network, *, hours: float = 24.0, storm: str | None = None, 
     wall = time.perf_counter() - started
     if session.parts.writer is not None:
         session.parts.writer.close()
-    return session, summarise_session(session, wall)
+    summary = summarise_session(session, wall)
+    for close in session.closers:
+        close()
+    return session, summary
 
 
 def summarise_session(session: Session, wall_s: float) -> SessionSummary:
     """The session's summary now."""
-    from twin.idms.reliability import indices
+    return summary_of(world_facts(session.parts, session.storm, wall_s), session.idms, session.dispatcher)
 
-    world, idms = session.world, session.idms
+
+def world_facts(parts: WorldParts, storm: str, wall_s: float) -> dict:
+    """What the world's truth says at the end of a session: its summary, the customers still
+    out, when the last was restored and the time now."""
+    world = parts.world
     end_s = world.now
-    summary = summarise(world, end_s / 3600.0, session.storm, session.parts.faults, wall_s)
-    records = idms.oms.records
-    outages = [r for r in records if r.state in (OutageState.restored, OutageState.predicted, OutageState.confirmed)]
     restored = [o.restored_s for o in world.grid.outages]
     out_at_end = int(np.count_nonzero(~world.grid.energised_customers))
-    restored_s = float(np.nanmax(restored)) if restored and out_at_end == 0 else math.nan
-    feeders = idms.model.feeders_of(np.arange(len(world.grid.energised_customers)))
+    return {"world": summarise(world, end_s / 3600.0, storm, parts.faults, wall_s), "out_at_end": out_at_end,
+            "restored_s": float(np.nanmax(restored)) if restored and out_at_end == 0 else math.nan, "end_s": end_s}
+
+
+def summary_of(facts: dict, idms: Idms, dispatcher: AutomaticDispatcher | None) -> SessionSummary:
+    """A session's summary from the world's facts (:func:`world_facts`) and the IDMS's records."""
+    from twin.idms.reliability import indices
+
+    end_s = float(facts["end_s"])
+    records = idms.oms.records
+    outages = [r for r in records if r.state in (OutageState.restored, OutageState.predicted, OutageState.confirmed)]
+    feeders = idms.model.feeders_of(np.arange(len(idms.net.service_point)))
     table = indices(idms.oms.interruptions(), feeders, t0_s=0.0, t1_s=max(end_s, 1.0))
     system = table.loc["system"]
     return SessionSummary(
-        world=summary, outages=len(outages), active=sum(1 for r in records if r.active),
+        world=facts["world"], outages=len(outages), active=sum(1 for r in records if r.active),
         cancelled=sum(1 for r in records if r.state == OutageState.cancelled),
         inside_premise=len(idms.oms.inside_premise),
-        dispatches=session.dispatcher.dispatches if session.dispatcher else 0,
-        alarms_acknowledged=session.dispatcher.acknowledged if session.dispatcher else 0,
-        pings=idms.oms.pings, out_at_end=out_at_end, restored_s=restored_s, end_s=end_s,
-        saifi=float(system["saifi"]), saidi_min=float(system["saidi_min"]), caidi_min=float(system["caidi_min"]),
-        customer_minutes=float(system["customer_minutes"]))
+        dispatches=dispatcher.dispatches if dispatcher else 0,
+        alarms_acknowledged=dispatcher.acknowledged if dispatcher else 0,
+        pings=idms.oms.pings, out_at_end=int(facts["out_at_end"]), restored_s=float(facts["restored_s"]),
+        end_s=end_s, saifi=float(system["saifi"]), saidi_min=float(system["saidi_min"]),
+        caidi_min=float(system["caidi_min"]), customer_minutes=float(system["customer_minutes"]))
 
 
 def write_report(session: Session, summary: SessionSummary, folder: str | Path) -> list[Path]:
