@@ -87,6 +87,9 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--no-ami", action="store_true", help="the IDMS without the AMI head-end (calls and SCADA only)")
     r.add_argument("--rules", choices=["normal", "storm"], help="outage prediction rules (default: storm in a storm)")
     r.add_argument("--store", type=Path, help="the IDMS's outage store (SQLite); an existing one is taken up again")
+    r.add_argument("--devices", choices=["virtual", "dnp3"], default="virtual",
+                   help="the IDMS's field-device link: virtual (in process, the default) or dnp3 (the world's RTUs "
+                        "as DNP3 outstations on loopback in a separate process, the IDMS polling them)")
     r.add_argument("--record", type=Path, help="record the session (a new SQLite file, e.g. recordings/NAME.twinrec)")
 
     rp = sub.add_parser("replay", help="a recorded session: its timeline, or --verify it re-runs identically")
@@ -173,7 +176,8 @@ def main(argv: list[str] | None = None) -> int:
                              save_model=args.save_model)
         if args.command == "run":
             return _run(args.model, storm=args.storm, hours=args.hours, seed=args.seed, report=args.report,
-                        ami=not args.no_ami, rules=args.rules, store=args.store, record=args.record)
+                        ami=not args.no_ami, rules=args.rules, store=args.store, record=args.record,
+                        devices=args.devices)
         if args.command in ("train", "instruct", "screenshot"):
             return _training(args)
         if args.command == "score":
@@ -290,9 +294,13 @@ def _simulate(model: str, *, hours: float, storm: str | None, seed: int, events:
 
 
 def _run(model: str, *, storm: str | None, hours: float, seed: int, report: Path | None, ami: bool,
-         rules: str | None, store: Path | None, record: Path | None = None) -> int:
+         rules: str | None, store: Path | None, record: Path | None = None, devices: str = "virtual") -> int:
     """World and IDMS through a storm, the automatic dispatcher at the desk; prints the summary."""
     from twin.session import run_session
+
+    if devices == "dnp3":
+        return _run_dnp3(model, storm=storm, hours=hours, seed=seed, report=report, ami=ami, rules=rules,
+                         store=store, record=record)
 
     if model.endswith(".json"):  # a snapshot: the session restored to its moment, then on from there
         from twin.instructor.snapshots import SnapshotError, restore
@@ -315,6 +323,31 @@ def _run(model: str, *, storm: str | None, hours: float, seed: int, report: Path
     if recorder is not None:
         recorder.close(end_s=session.world.now)
         print(f"recorded {recorder.seq:,} events to {record}")
+    print(summary.text())
+    if report is not None:
+        from twin.session import write_report
+
+        for path in write_report(session, summary, report):
+            print(f"wrote {path}")
+    return 0
+
+
+def _run_dnp3(model: str, *, storm: str | None, hours: float, seed: int, report: Path | None, ami: bool,
+              rules: str | None, store: Path | None, record: Path | None) -> int:
+    """``twin run ... --devices dnp3``: the world in its own process, its RTUs DNP3 outstations on
+    loopback, the IDMS here polling them (:func:`twin.remote_session.run_remote`)."""
+    from twin.remote_session import RemoteSessionError, run_remote
+
+    if model.endswith(".json") or record is not None:
+        raise RemoteSessionError("--devices dnp3 runs a model or a scenario from its start, unrecorded (the recorder "
+                                 "and a snapshot need the world in this process): leave out --record, or use "
+                                 "--devices virtual")
+    meta = run_settings(model, storm=storm, hours=hours, seed=seed, ami=ami, rules=rules)
+    session, summary = run_remote(meta, store=store)
+    field, totals = session.field, session.world_totals
+    print(f"DNP3: {len(field.masters)} outstations on loopback in the world's process; {field.polls:,} polls, "
+          f"{field.events_in:,} events, {field.controls:,} controls; {totals['dropped']:,} frames dropped; "
+          f"{session.lockstep_calls:,} lock-step calls")
     print(summary.text())
     if report is not None:
         from twin.session import write_report

@@ -21,7 +21,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -45,14 +47,17 @@ class RemoteSession:
     field: Any  # the Dnp3FieldLink
     storm: str
     hours: float
+    start: datetime
     world_totals: dict[str, int]
     lockstep_calls: int
 
 
 def run_remote(settings: dict[str, Any], *, max_extra_h: float = 72.0, events_path: str | Path | None = None,
-               store: str | Path | None = None, start_timeout_s: float = 300.0):
+               store: str | Path | None = None, start_timeout_s: float = 300.0,
+               on_start: Callable[[Any], None] | None = None):
     """Run a session of ``settings`` (:func:`twin.runs.run_settings`) with the world in its own
-    process and the IDMS here over DNP3; ``(RemoteSession, SessionSummary)``."""
+    process and the IDMS here over DNP3; ``(RemoteSession, SessionSummary)``. ``on_start(idms)``
+    is called once the IDMS has started (to schedule a lesson's controls, say)."""
     from twin.idms.dispatcher import AutomaticDispatcher
     from twin.idms.interfaces.dnp3.points import load_points_map
     from twin.idms.interfaces.lockstep import (RemoteCallCentre, RemoteClock, RemoteFieldLink, RemoteHeadEnd,
@@ -62,6 +67,7 @@ def run_remote(settings: dict[str, Any], *, max_extra_h: float = 72.0, events_pa
     from twin.idms.system import Idms
     from twin.runs import network_from, scenario_from
     from twin.session import summary_of
+    from twin.world.environment import DEFAULT_START
     from twin.world.simulate import WorldSummary
 
     scenario = scenario_from(settings)
@@ -71,11 +77,12 @@ def run_remote(settings: dict[str, Any], *, max_extra_h: float = 72.0, events_pa
             raise RemoteSessionError(f"{settings.get('scenario_file', 'the scenario')}: its {', '.join(acts)} events "
                                      "act on the IDMS directly, which a world in another process cannot do; run it "
                                      "with --devices virtual")
-        hours, storm, ami = scenario.hours, scenario.storm, scenario.ami
+        hours, storm, ami, start = scenario.hours, scenario.storm, scenario.ami, scenario.start
         rules = scenario.rules if isinstance(scenario.rules, str) else settings.get("rules")
     else:
         hours, storm, ami, rules = float(settings["hours"]), settings.get("storm"), bool(settings.get("ami", True)), \
             settings.get("rules")
+        start = DEFAULT_START
     net = network_from(settings)
     token = secrets.token_urlsafe(24)
     listener = socket.create_server(("127.0.0.1", 0))
@@ -109,16 +116,19 @@ def run_remote(settings: dict[str, Any], *, max_extra_h: float = 72.0, events_pa
         idms.start()
         peer.call("world", "script")
         auto = AutomaticDispatcher(idms) if settings.get("dispatcher", True) else None
+        if on_start is not None:
+            on_start(idms)
         started = time.perf_counter()
         peer.call("world", "run", float(max_extra_h))
         wall = time.perf_counter() - started
         facts = peer.call("world", "facts", wall)
         facts["world"] = WorldSummary(**facts["world"])
         totals = peer.call("world", "field_totals")
+        field.close()
         peer.call("world", "stop")
         summary = summary_of(facts, idms, auto)
-        session = RemoteSession(idms, auto, field, storm or "", float(hours), totals, peer.calls_in + peer.calls_out)
-        field.close()
+        session = RemoteSession(idms, auto, field, storm or "", float(hours), start, totals,
+                                peer.calls_in + peer.calls_out)
         peer.close()
         child.wait(timeout=60)
     finally:

@@ -47,6 +47,11 @@ class Session:
     def world(self):
         return self.parts.world
 
+    @property
+    def start(self) -> datetime:
+        """The calendar instant of the session's second 0."""
+        return self.parts.world.calendar.start
+
 
 @dataclass(frozen=True)
 class SessionSummary:
@@ -215,8 +220,9 @@ def summary_of(facts: dict, idms: Idms, dispatcher: AutomaticDispatcher | None) 
         caidi_min=float(system["caidi_min"]), customer_minutes=float(system["customer_minutes"]))
 
 
-def write_report(session: Session, summary: SessionSummary, folder: str | Path) -> list[Path]:
-    """The session's report in ``folder``: the IEEE 1366 reliability report from the IDMS's
+def write_report(session, summary: SessionSummary, folder: str | Path) -> list[Path]:
+    """The report of ``session`` (a :class:`Session` or a
+    :class:`~twin.remote_session.RemoteSession`) in ``folder``: the IEEE 1366 reliability report from the IDMS's
     records (``reliability.csv``, ``reliability.html``), the outage records (``outages.csv``) and
     the summary (``summary.txt``)."""
     import pandas as pd
@@ -225,11 +231,11 @@ def write_report(session: Session, summary: SessionSummary, folder: str | Path) 
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    idms, world = session.idms, session.world
-    feeders = idms.model.feeders_of(np.arange(len(world.grid.energised_customers)))
+    idms = session.idms
+    feeders = idms.model.feeders_of(np.arange(len(idms.net.service_point)))
     title = f"Reliability: {session.storm or 'blue sky'} over {idms.net.name}"
-    report = build_report(idms.oms.interruptions(), feeders, t0_s=0.0, t1_s=max(world.now, 1.0), title=title,
-                          epoch=world.calendar.start)
+    report = build_report(idms.oms.interruptions(), feeders, t0_s=0.0, t1_s=max(summary.end_s, 1.0), title=title,
+                          epoch=session.start)
     paths = [write_csv(report, folder / "reliability.csv"), write_html(report, folder / "reliability.html")]
     rows = [r.record() for r in idms.oms.records] + [r.record() for r in idms.oms.inside_premise]
     out = folder / "outages.csv"

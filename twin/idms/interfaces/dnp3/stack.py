@@ -11,9 +11,10 @@ interoperability tests.
 
 What the rest of Twin sees:
 
-* :class:`Dnp3Stack`: one per process; its threads run every channel. It counts what the stack
-  logs at warning level and above (frames dropped for a bad CRC, a bad length, an unknown
-  function, an unexpected address...) in :attr:`Dnp3Stack.dropped`.
+* :class:`Dnp3Stack`: one per process; its threads run every channel. Every frame the stack
+  drops (a bad CRC, a length that lies, an unknown function or object, a wrong address or
+  sequence, a flood) is logged and counted by kind in :attr:`Dnp3Stack.dropped`, the bytes it
+  skipped hunting for a frame's start in :attr:`Dnp3Stack.skipped_bytes`.
 * :class:`Outstation`: a TCP server endpoint serving one RTU's database: :meth:`Outstation.apply`
   writes values (with or without events), :meth:`Outstation.enable`/:meth:`Outstation.disable`
   make it answer or fall silent; controls (CROB, g12v1) arrive at the ``on_control`` callback
@@ -34,6 +35,7 @@ from __future__ import annotations
 
 import collections
 import logging
+import re
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -91,6 +93,7 @@ class Dnp3Stack:
 
     def __init__(self, threads: int = 1, *, log_level=o.levels.NORMAL) -> None:
         self.dropped: collections.Counter[str] = collections.Counter()
+        self.skipped_bytes = 0
         self._lock = threading.Lock()
         self._handler = _LogCounter(self)
         self.manager = o.DNP3Manager(max(1, int(threads)), self._handler)
@@ -98,13 +101,26 @@ class Dnp3Stack:
         self._closed = False
 
     def note(self, level: int, where: str, message: str) -> None:
-        """A log entry from the stack: warnings and errors are counted, everything is logged."""
-        if level & (_WARN | _ERR):
-            with self._lock:
-                self.dropped[_kind(message)] += 1
-            log.warning("dnp3 %s: %s", where, message)
-        else:
+        """A log entry from the stack: a frame it dropped is counted by kind (:data:`DROPS`) and
+        logged (the first :data:`LOG_FIRST` of each kind, then every thousandth); the bytes it
+        skipped hunting for a frame's start are summed; the rest goes to the debug log."""
+        if not level & (_WARN | _ERR):
             log.debug("dnp3 %s: %s", where, message)
+            return
+        skipped = _SKIPPED.search(message)
+        if skipped:
+            with self._lock:
+                self.skipped_bytes += int(skipped.group(1))
+            return
+        kind = next((k for k, pattern in DROPS if pattern.search(message)), None)
+        if kind is None:
+            log.info("dnp3 %s: %s", where, message)  # connections opening and closing
+            return
+        with self._lock:
+            self.dropped[kind] += 1
+            n = self.dropped[kind]
+        if n <= LOG_FIRST or n % 1000 == 0:
+            log.warning("dnp3 %s: dropped (%s, %d so far): %s", where, kind, n, message)
 
     def outstation(self, name: str, *, host: str, port: int, address: int, master_address: int,
                    binaries: int, analogs: int, counters: int, on_control: Callable[[int, bool, bool], str],
@@ -129,13 +145,20 @@ class Dnp3Stack:
             self.manager.Shutdown()
 
 
-def _kind(message: str) -> str:
-    m = message.lower()
-    for key in ("crc", "length", "address", "function", "header", "sequence", "object", "qualifier",
-                "timeout", "unknown", "parse", "frame"):
-        if key in m:
-            return key
-    return "other"
+LOG_FIRST = 20
+DROPS = tuple((kind, re.compile(pattern, re.I)) for kind, pattern in (
+    ("crc", r"CRC failure"),
+    ("length", r"LENGTH out of range|Unexpected LENGTH|User data with no payload"),
+    ("function", r"Unknown \w+ FUNCTION|unsupported function|FUNC: UNKNOWN"),
+    ("object", r"Unknown object|Unknown qualifier|failed whitelist|Not enough data|start \(\d+\) > stop|"
+               r"Unsupported qualifier|unexpected response object"),
+    ("oversized", r"Exceeded the buffer size|non-FIR packet"),
+    ("address", r"unknown route|frame received for outstation|frame received for master"),
+    ("sequence", r"bad sequence|Not expecting a response|unexpected confirm|secondary not reset"),
+    ("flood", r"remote is flooding"),
+))
+"""What opendnp3 logs when it drops a frame, by kind of fault."""
+_SKIPPED = re.compile(r"Skipped (\d+) bytes")
 
 
 def _ms(t) -> int:  # noqa: ANN001 (opendnp3.DNPTime)
