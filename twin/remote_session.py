@@ -58,17 +58,9 @@ def run_remote(settings: dict[str, Any], *, max_extra_h: float = 72.0, events_pa
     """Run a session of ``settings`` (:func:`twin.runs.run_settings`) with the world in its own
     process and the IDMS here over DNP3; ``(RemoteSession, SessionSummary)``. ``on_start(idms)``
     is called once the IDMS has started (to schedule a lesson's controls, say)."""
-    from twin.idms.dispatcher import AutomaticDispatcher
-    from twin.idms.interfaces.dnp3.points import load_points_map
-    from twin.idms.interfaces.lockstep import (RemoteCallCentre, RemoteClock, RemoteFieldLink, RemoteHeadEnd,
-                                               RemoteWorkforce, accept)
-    from twin.idms.oms.rules import RuleSet
-    from twin.idms.scada.dnp3_link import Dnp3FieldLink
-    from twin.idms.system import Idms
+    from twin.idms.interfaces.lockstep import PeerLost
     from twin.runs import network_from, scenario_from
-    from twin.session import summary_of
     from twin.world.environment import DEFAULT_START
-    from twin.world.simulate import WorldSummary
 
     scenario = scenario_from(settings)
     if scenario is not None:
@@ -94,47 +86,69 @@ def run_remote(settings: dict[str, Any], *, max_extra_h: float = 72.0, events_pa
         cmd += ["--events", str(events_path)]
     child = subprocess.Popen(cmd, stdin=subprocess.PIPE, text=True)
     try:
-        assert child.stdin is not None
-        child.stdin.write(json.dumps({"settings": settings, "token": token}) + "\n")
-        child.stdin.close()
-        try:
-            peer = accept(listener, token, name="idms", timeout_s=start_timeout_s)
-        except OSError as err:
-            raise RemoteSessionError(f"the world's process did not connect within {start_timeout_s:.0f} s "
-                                     f"(exit code {child.poll()})") from err
-        finally:
-            listener.close()
-        clock = RemoteClock(peer)
-        field = Dnp3FieldLink(load_points_map(points_file), clock, records=RemoteFieldLink(peer, "field"),
-                              refresh=lambda rtus: peer.call("world", "refresh", list(rtus)), lockstep=True)
-        peer.expose("dnp3", field, {"field_changed"})
-        idms = Idms(net, clock, field=field, ami=RemoteHeadEnd(peer) if ami else None, calls=RemoteCallCentre(peer),
-                    workforce=RemoteWorkforce(peer), store=store, rules=rules or ("storm" if storm else "normal"))
-        if scenario is not None and not isinstance(scenario.rules, (str, type(None))):
-            idms.oms.set_rules(RuleSet.from_mapping(scenario.rules))
-        peer.call("world", "attach", field.field_changed)
-        idms.start()
-        peer.call("world", "script")
-        auto = AutomaticDispatcher(idms) if settings.get("dispatcher", True) else None
-        if on_start is not None:
-            on_start(idms)
-        started = time.perf_counter()
-        peer.call("world", "run", float(max_extra_h))
-        wall = time.perf_counter() - started
-        facts = peer.call("world", "facts", wall)
-        facts["world"] = WorldSummary(**facts["world"])
-        totals = peer.call("world", "field_totals")
-        field.close()
-        peer.call("world", "stop")
-        summary = summary_of(facts, idms, auto)
-        session = RemoteSession(idms, auto, field, storm or "", float(hours), start, totals,
-                                peer.calls_in + peer.calls_out)
-        peer.close()
-        child.wait(timeout=60)
+        return _run_idms(child, listener, token, settings, net, points_file, scenario, hours, storm, ami, rules,
+                         start, store, max_extra_h, start_timeout_s, on_start)
+    except PeerLost as err:
+        code = child.wait(timeout=30)
+        how = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
+        raise RemoteSessionError(f"the world's process ended in the middle of the session ({how}); its own "
+                                 "error, if it had time to write one, is above") from err
     finally:
         if child.poll() is None:
             child.kill()
             child.wait()
+
+
+def _run_idms(child, listener, token, settings, net, points_file, scenario, hours, storm, ami, rules, start, store,
+              max_extra_h, start_timeout_s, on_start):
+    """The IDMS's side of :func:`run_remote`, once the world's process is started."""
+    from twin.idms.dispatcher import AutomaticDispatcher
+    from twin.idms.interfaces.dnp3.points import load_points_map
+    from twin.idms.interfaces.lockstep import (RemoteCallCentre, RemoteClock, RemoteFieldLink, RemoteHeadEnd,
+                                               RemoteWorkforce, accept)
+    from twin.idms.oms.rules import RuleSet
+    from twin.idms.scada.dnp3_link import Dnp3FieldLink
+    from twin.idms.system import Idms
+    from twin.session import summary_of
+    from twin.world.simulate import WorldSummary
+
+    assert child.stdin is not None
+    child.stdin.write(json.dumps({"settings": settings, "token": token}) + "\n")
+    child.stdin.close()
+    try:
+        peer = accept(listener, token, name="idms", timeout_s=start_timeout_s)
+    except OSError as err:
+        raise RemoteSessionError(f"the world's process did not connect within {start_timeout_s:.0f} s "
+                                 f"(exit code {child.poll()})") from err
+    finally:
+        listener.close()
+    clock = RemoteClock(peer)
+    field = Dnp3FieldLink(load_points_map(points_file), clock, records=RemoteFieldLink(peer, "field"),
+                          refresh=lambda rtus: peer.call("world", "refresh", list(rtus)), lockstep=True)
+    peer.expose("dnp3", field, {"field_changed"})
+    idms = Idms(net, clock, field=field, ami=RemoteHeadEnd(peer) if ami else None, calls=RemoteCallCentre(peer),
+                workforce=RemoteWorkforce(peer), store=store, rules=rules or ("storm" if storm else "normal"))
+    if scenario is not None and not isinstance(scenario.rules, (str, type(None))):
+        idms.oms.set_rules(RuleSet.from_mapping(scenario.rules))
+    peer.call("world", "attach", field.field_changed)
+    idms.start()
+    peer.call("world", "script")
+    auto = AutomaticDispatcher(idms) if settings.get("dispatcher", True) else None
+    if on_start is not None:
+        on_start(idms)
+    started = time.perf_counter()
+    peer.call("world", "run", float(max_extra_h))
+    wall = time.perf_counter() - started
+    facts = peer.call("world", "facts", wall)
+    facts["world"] = WorldSummary(**facts["world"])
+    totals = peer.call("world", "field_totals")
+    field.close()
+    peer.call("world", "stop")
+    summary = summary_of(facts, idms, auto)
+    session = RemoteSession(idms, auto, field, storm or "", float(hours), start, totals,
+                            peer.calls_in + peer.calls_out)
+    peer.close()
+    child.wait(timeout=60)
     if child.returncode:
         raise RemoteSessionError(f"the world's process ended with exit code {child.returncode}")
     return session, summary

@@ -191,6 +191,7 @@ def test_an_outstation_that_stops_answering_goes_stale_in_scada_with_an_alarm_an
         assert f.scada.points.get(recloser, "status").quality is Quality.comms_failed
         assert [a for a in f.scada.alarms.alarms() if a.device == recloser and a.code == "comms_failed"]
         f.outstations.outstations[rtu].enable()
+        assert f.link.masters[rtu].wait_connected(5.0)  # the stack's back-off, in wall-clock time
         f.world.run_to(30.0)
         assert f.scada.points.get(recloser, "status").quality is Quality.good
     finally:

@@ -19,9 +19,11 @@ thread (``run_on_world``: the stack calls from its own threads); the link's refu
 as the CROB status (:data:`~twin.idms.interfaces.dnp3.points.REASON_STATUS`). Only the
 configured master's link address is answered.
 
-Lock step. ``notify(rtus, local_points)``, when given, is called once the outstations hold a
-report: the RTUs that have events and the points of devices without telemetry that changed
-(field records), so that a master in another process polls them before the world goes on.
+Lock step. ``notify(rtus, local_points, back)``, when given, is called once the outstations hold
+a report: the RTUs that have events, the points of devices without telemetry that changed
+(field records) and the RTUs answering again (so that the master waits for their connection
+before it polls, at this simulated moment rather than after a wall-clock back-off), so that a
+master in another process polls them before the world goes on.
 :meth:`Dnp3Outstations.refresh` brings RTUs' databases up to the field's present values before
 an integrity poll, as a real RTU's always are.
 """
@@ -62,6 +64,8 @@ class Dnp3Outstations:
         self.up: dict[str, bool] = {}
         self._closed_state: dict[str, bool] = {}
         self._operations: dict[str, int] = {}
+        self._held: dict[tuple[str, str], tuple[Any, Quality]] = {}  # what each point was last written as
+        self._back: list[str] = []  # RTUs answering again since the master was last told
         self.controls = self.reports = 0
         now = link.world
         for r in points.rtus:
@@ -87,35 +91,60 @@ class Dnp3Outstations:
         self.reports += 1
         remote = [p for p in points if p.device in self._remote]
         local = [p for p in points if p.device not in self._remote]
-        changed = list(dict.fromkeys(self.map.device(p.device).rtu for p in remote))  # type: ignore[union-attr]
-        by_rtu = {rtu: [p for p in remote if self.map.device(p.device).rtu == rtu] for rtu in changed}  # type: ignore
-        for rtu, pts in by_rtu.items():
-            failed = any(p.quality is Quality.comms_failed for p in pts)
-            if failed:
-                self.outstations[rtu].disable()
-                self.up[rtu] = False
+        changed = self._take(remote, events=True)
+        back, self._back = self._back, []
+        if self.notify is not None and (changed or local):
+            self.notify(changed, local, back)
+
+    def refresh(self, rtus: Sequence[str]) -> list[str]:
+        """Bring the databases of ``rtus`` up to the field's present values before an integrity
+        poll: a point that changed since it was last written (an analog moving inside its
+        deadband, say) is an event with its own time stamp, as an RTU records it, the others are
+        written without events; an RTU the field cannot reach falls silent. Returns the RTUs that
+        answer again (the master waits for their connection)."""
+        devices = [d.id for rtu in rtus for d in self.map.served_by(rtu)]
+        if devices:
+            self._take(self.link.read(devices), events=None)
+        back, self._back = self._back, []
+        return back
+
+    def _take(self, points: list[PointValue], *, events: bool | None) -> list[str]:
+        """Write ``points`` RTU by RTU; an RTU whose points are ``comms_failed`` falls silent, one
+        that was silent answers again (with what happened meanwhile as events); the RTUs touched."""
+        rtus = list(dict.fromkeys(self.map.device(p.device).rtu for p in points))  # type: ignore[union-attr]
+        for rtu in rtus:
+            pts = [p for p in points if self.map.device(p.device).rtu == rtu]  # type: ignore[union-attr]
+            if any(p.quality is Quality.comms_failed for p in pts):
+                if self.up[rtu]:
+                    log.info("RTU %s falls silent: its communications are down", rtu)
+                    self.outstations[rtu].disable()
+                    self.up[rtu] = False
                 continue
-            self._write(pts, events=self.up[rtu])
             if not self.up[rtu]:
+                self._write(pts, events=True)  # what happened while it was cut off
+                log.info("RTU %s answers again", rtu)
                 self.up[rtu] = True
                 self.outstations[rtu].enable()
-        if self.notify is not None and (changed or local):
-            self.notify(changed, local)
+                self._back.append(rtu)
+            else:
+                self._write(pts, events=events)
+        return rtus
 
-    def refresh(self, rtus: Sequence[str]) -> None:
-        """Bring the databases of ``rtus`` up to the field's present values (no events)."""
-        devices = [d.id for rtu in rtus if self.up.get(rtu) for d in self.map.served_by(rtu)]
-        if devices:
-            self._write([p for p in self.link.read(devices) if p.quality is not Quality.comms_failed], events=False)
-
-    def _write(self, points: list[PointValue], *, events: bool) -> None:
-        by_rtu: dict[str, list[Measurement]] = {}
+    def _write(self, points: list[PointValue], *, events: bool | None) -> None:
+        """Write ``points`` to their outstations (``events`` None: an event where the value or
+        quality differs from what was last written)."""
+        by_rtu: dict[str, tuple[list[Measurement], list[bool]]] = {}
         for p in points:
             d = self.map.device(p.device)
             if d is None or not d.rtu:
                 continue
-            values = by_rtu.setdefault(d.rtu, [])
-            values += self.map.encode(p)
+            values, flags = by_rtu.setdefault(d.rtu, ([], []))
+            held = self._held.get((p.device, p.name))
+            event = events if events is not None else held is None or not _same(held, (p.value, p.quality))
+            self._held[p.device, p.name] = (p.value, p.quality)
+            encoded = self.map.encode(p)
+            values += encoded
+            flags += [event] * len(encoded)
             if p.name == "status" and "operations" in d.counter:
                 was = self._closed_state.get(d.id)
                 now_closed = p.value == "closed"
@@ -123,9 +152,10 @@ class Dnp3Outstations:
                     self._operations[d.id] = self._operations.get(d.id, 0) + 1
                     values.append(("counter", d.counter["operations"], self._operations[d.id], 0x01,
                                    to_dnp3_ms(p.time_s, self.map.epoch_utc_ms)))
+                    flags.append(True)
                 self._closed_state[d.id] = now_closed
-        for rtu, values in by_rtu.items():
-            self.outstations[rtu].apply(values, events=events)
+        for rtu, (values, flags) in by_rtu.items():
+            self.outstations[rtu].apply(values, events=flags)
 
     # -- controls --------------------------------------------------------------------------------
 
@@ -149,3 +179,15 @@ class Dnp3Outstations:
             out.disable()
         if self._own_stack:
             self.stack.shutdown()
+
+
+def _same(a: tuple[Any, Quality], b: tuple[Any, Quality]) -> bool:
+    """Whether two (value, quality) are the same (NaN equals NaN, per phase too)."""
+    if a[1] is not b[1]:
+        return False
+    x, y = a[0], b[0]
+    if isinstance(x, tuple) and isinstance(y, tuple):
+        return len(x) == len(y) and all(_same((u, a[1]), (v, b[1])) for u, v in zip(x, y))
+    if isinstance(x, float) and isinstance(y, float) and x != x and y != y:
+        return True
+    return type(x) is type(y) and x == y

@@ -77,16 +77,19 @@ def _fault(a: dict, parts, idms, rng) -> None:
 def _comms_outage(a: dict, parts, idms, rng) -> None:
     world = parts.world
     where = (a["x_m"], a["y_m"], a["radius_m"])
+    site = f"scripted:{a['x_m']:.0f},{a['y_m']:.0f},{a['radius_m']:.0f}"
     parts.devices.set_comms(where, up=False)
     rows = _customers_within(world.grid.net, where)
     if len(rows):
         parts.fleet.set_comms(rows[parts.fleet.reachable[rows]], up=False)
+    world.events.publish(world.now, EventKind.comms, site=site, medium="scripted", up=False, why="scenario")
 
     def back():
         yield world.env.timeout(a["hours"] * 3600.0)
         parts.devices.set_comms(where, up=True)
         if len(rows):
             parts.fleet.set_comms(rows[~parts.fleet.reachable[rows]], up=True)
+        world.events.publish(world.now, EventKind.comms, site=site, medium="scripted", up=True, why="scenario")
         world.events.publish(world.now, EventKind.scripted, event="comms_restored", x_m=a["x_m"], y_m=a["y_m"],
                              radius_m=a["radius_m"])
 

@@ -69,8 +69,9 @@ class WorldServer:
         """The IDMS's master to tell when RTUs have events (lock step)."""
         self.outstations.notify = notify
 
-    def refresh(self, rtus: list[str]) -> None:
-        self.outstations.refresh(rtus)
+    def refresh(self, rtus: list[str]) -> list[str]:
+        """The outstations up to date before an integrity poll; the RTUs answering again."""
+        return self.outstations.refresh(rtus)
 
     def stop(self) -> None:
         self.done = True
@@ -127,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--events", default=None)
     args = p.parse_args(argv)
     request = json.loads(sys.stdin.readline())
-    logging.basicConfig(level=logging.WARNING, format="world: %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO, format="world: %(levelname)s %(name)s: %(message)s"); logging.getLogger("twin.dnp3").setLevel(logging.ERROR)
     serve(request["settings"], host=args.host, port=args.port, token=request["token"], points_map=args.points_map,
           events_path=args.events)
     return 0

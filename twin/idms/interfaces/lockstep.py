@@ -254,6 +254,7 @@ class Peer:
             kind, msg_id, time_s = message[0], int(message[1]), float(message[2])
         except Exception as err:
             self.close()
+            log.error("%s: an unreadable frame, connection closed: %s", self.name, err)
             raise LockstepError(f"{self.name}: an unreadable frame ({err})") from err
         self.remote_time = time_s
         if kind == "reply":
@@ -267,6 +268,8 @@ class Peer:
         try:
             result = self._dispatch(str(target), str(method), args, kwargs)
             reply = ("reply", msg_id, self._now(), True, result)
+        except LockstepError:
+            raise  # the connection itself failed: nothing to answer on
         except Exception as err:
             log.debug("%s: %s.%s raised %r", self.name, target, method, err)
             reply = ("reply", msg_id, self._now(), False, (type(err).__name__, str(err)))
@@ -277,7 +280,8 @@ class Peer:
             fn = self._handles.get(int(method))
             if fn is None:
                 raise LockstepError(f"no callback {method}")
-            return fn(*args, **kwargs)
+            fn(*args, **kwargs)
+            return None  # the interfaces' callbacks return nothing: whatever one gives back stays here
         entry = self._targets.get(target)
         if entry is None or method not in entry[1]:
             raise LockstepError(f"{self.name} offers no {target}.{method}")

@@ -56,7 +56,8 @@ class Dnp3FieldLink:
     """A DNP3 master for every RTU of ``points`` (see the module docstring)."""
 
     def __init__(self, points: PointsMap, clock: Clock, *, stack: Dnp3Stack | None = None,
-                 records: FieldDeviceLink | None = None, refresh: Callable[[list[str]], None] | None = None,
+                 records: FieldDeviceLink | None = None,
+                 refresh: Callable[[list[str]], list[str] | None] | None = None,
                  lockstep: bool = False, poll_period_s: float | None = 2.0, unsolicited: bool = False, select_before_operate: bool = True,
                  response_timeout_s: float = 2.0, connect_timeout_s: float = 10.0,
                  executor: Callable[[Callable[[], None]], Any] | None = None) -> None:
@@ -118,7 +119,8 @@ class Dnp3FieldLink:
         remote = [d for d in ids if self._info[self._order[d]].remote]
         rtus = list(dict.fromkeys(self._info[self._order[d]].rtu for d in remote))
         if self.refresh is not None and rtus:
-            self.refresh(rtus)
+            for rtu in self.refresh(rtus) or ():  # RTUs answering again: their connection first
+                self.masters[rtu].wait_connected(self.connect_timeout_s)
         for rtu in rtus:
             self._integrity(rtu)
         points = [p for d in remote for p in self._device_points(self.map.device(d))]  # type: ignore[arg-type]
@@ -166,9 +168,12 @@ class Dnp3FieldLink:
 
     # -- polling ---------------------------------------------------------------------------------
 
-    def field_changed(self, rtus: Sequence[str], local: Sequence[PointValue] = ()) -> None:
-        """The field says these RTUs have reported (and these records changed): poll them now and
-        report, in one batch, as the virtual link does."""
+    def field_changed(self, rtus: Sequence[str], local: Sequence[PointValue] = (), back: Sequence[str] = ()) -> None:
+        """The field says these RTUs have reported (and these records changed; these RTUs answer
+        again: wait for their connection first): poll them now and report, in one batch, as the
+        virtual link does."""
+        for rtu in back:
+            self.masters[rtu].wait_connected(self.connect_timeout_s)
         points: list[PointValue] = []
         for rtu in rtus:
             points += self._poll_rtu(rtu)
@@ -201,29 +206,41 @@ class Dnp3FieldLink:
         return self._apply(rtu, events)
 
     def _integrity(self, rtu: str, *, report: bool = False) -> list[PointValue]:
-        """An integrity poll of ``rtu``: its values now (an RTU coming back: all its points)."""
+        """An integrity poll of ``rtu``: its present values (class 0, stamped with the poll's
+        time), then its buffered events, which give the points they concern the field's time
+        stamps (an RTU coming back: what changed while it was cut off, when). ``report``: the
+        points that differ from those last reported."""
         self.polls += 1
         try:
             values = self._request(rtu, Master.read_static)
+            events = self._request(rtu, Master.read_events)
         except NoResponse as err:
             if self._online[rtu]:
                 log.warning("%s", err)
             return self._lost(rtu, report=report)
         now_ms = to_dnp3_ms(self.clock.now(), self.map.epoch_utc_ms)
+        if not self._online[rtu]:
+            log.info("RTU %s answers", rtu)
         self._online[rtu] = True
-        store = self._values[rtu]
+        store, where = self._values[rtu], self._at[rtu]
         for group, index, value, flags, _ in values:
-            if (group, index) in self._at[rtu]:
+            if (group, index) in where:
                 store[group, index] = (value, flags, now_ms)
+        self.events_in += len(events)
+        for group, index, value, flags, ms in events:
+            if (group, index) in where:
+                store[group, index] = (value, flags, ms or now_ms)
         self._count(rtu)
         if not report:
             return []
         return [p for d in self.map.served_by(rtu) for p in self._device_points(d) if self._differs(p)]
 
     def _request(self, rtu: str, what: Callable[[Master], list[Measurement]]) -> list[Measurement]:
+        """``what`` of ``rtu``'s master; a connection that is down is no answer (the stack
+        reconnects on its own)."""
         master = self.masters[rtu]
         if not master.channel_open:
-            master.wait_connected(self.connect_timeout_s if self._online[rtu] else 0.25)
+            raise NoResponse(rtu, what.__name__, "not_connected")
         return what(master)
 
     def _take(self, rtu: str, batch: list[Measurement]) -> None:
@@ -260,6 +277,8 @@ class Dnp3FieldLink:
 
     def _lost(self, rtu: str, *, report: bool = False) -> list[PointValue]:
         """``rtu`` does not answer: its points as last known, ``comms_failed``."""
+        if self._online[rtu]:
+            log.info("RTU %s does not answer: its points are comms_failed", rtu)
         self._online[rtu] = False
         out = []
         for d in self.map.served_by(rtu):

@@ -298,13 +298,15 @@ class Outstation:
         self.stack = self.channel.AddOutstation(f"outstation:{name}", self._commands, self._app, cfg)
         self.enabled = False
 
-    def apply(self, values: list[Measurement], *, events: bool = True) -> None:
-        """Write ``values`` to the database (``events``: each one is also an event, even unchanged)."""
+    def apply(self, values: list[Measurement], *, events: bool | list[bool] = True) -> None:
+        """Write ``values`` to the database; ``events`` (for all, or one flag each): each is also
+        an event, even unchanged, or none is made."""
         if not values:
             return
-        mode = o.EventMode.Force if events else o.EventMode.Suppress
+        flags_each = [events] * len(values) if isinstance(events, bool) else list(events)
         b = o.UpdateBuilder()
-        for group, index, value, flags, ms in values:
+        for (group, index, value, flags, ms), event in zip(values, flags_each):
+            mode = o.EventMode.Force if event else o.EventMode.Suppress
             f, t = o.Flags(int(flags)), o.DNPTime(int(ms))
             if group == "binary":
                 b.Update(o.Binary(bool(value), f, t), int(index), mode)
