@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--events", default=None)
     args = p.parse_args(argv)
     request = json.loads(sys.stdin.readline())
-    logging.basicConfig(level=logging.INFO, format="world: %(levelname)s %(name)s: %(message)s"); logging.getLogger("twin.dnp3").setLevel(logging.ERROR)
+    logging.basicConfig(level=logging.WARNING, format="world: %(levelname)s %(name)s: %(message)s")
     serve(request["settings"], host=args.host, port=args.port, token=request["token"], points_map=args.points_map,
           events_path=args.events)
     return 0

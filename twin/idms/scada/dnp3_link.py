@@ -201,7 +201,7 @@ class Dnp3FieldLink:
         try:
             events = self._request(rtu, Master.read_events)
         except NoResponse as err:
-            log.warning("%s", err)
+            log.warning("%s", err)  # it was answering: say why it is not
             return self._lost(rtu, report=True)
         return self._apply(rtu, events)
 
