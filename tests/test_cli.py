@@ -89,3 +89,24 @@ def test_shortcircuit_study_csv_and_one_fault_with_its_sequence(territory: Path,
     assert "slg fault at" in text and "phase" in text and "sequence of operations" in text
     assert main(["shortcircuit", str(territory), "--bus", "nope"]) == 1
     assert "no bus 'nope'" in capsys.readouterr().err
+
+
+def test_run_over_dnp3_and_the_points_map(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`twin run --devices dnp3`: the world in its own process, its RTUs DNP3 outstations; the same
+    summary as on the virtual link. `twin dnp3-points` writes the map a master reads."""
+    args = ["run", "territory:2000", "--storm", "thunderstorm", "--hours", "3", "--seed", "2"]
+    assert main(args) == 0
+    virtual = capsys.readouterr().out
+    assert main(args + ["--devices", "dnp3", "--report", str(tmp_path / "report")]) == 0
+    over = capsys.readouterr().out
+    assert over.startswith("DNP3: ") and "outstations on loopback" in over and "0 frames dropped" in over
+    idms = lambda text: next(line for line in text.splitlines() if line.startswith("IDMS:"))  # noqa: E731
+    assert idms(over) == idms(virtual)
+    assert (tmp_path / "report" / "reliability.html").exists()
+    assert main(args + ["--devices", "dnp3", "--record", str(tmp_path / "r.twinrec")]) == 1
+    assert "--devices virtual" in capsys.readouterr().err
+    assert main(["dnp3-points", "territory:2000", str(tmp_path / "points.yaml"), "--base-port", "30000"]) == 0
+    assert "outstations (127.0.0.1:30000-" in capsys.readouterr().out
+    from twin.idms.interfaces.dnp3.points import load_points_map
+
+    assert load_points_map(tmp_path / "points.yaml").rtus[0].port == 30000

@@ -92,6 +92,15 @@ def _parser() -> argparse.ArgumentParser:
                         "as DNP3 outstations on loopback in a separate process, the IDMS polling them)")
     r.add_argument("--record", type=Path, help="record the session (a new SQLite file, e.g. recordings/NAME.twinrec)")
 
+    dp = sub.add_parser("dnp3-points", help="the DNP3 points map of a model's RTUs (YAML), for a DNP3 master")
+    dp.add_argument("model", help="OpenDSS master file, native model folder, or territory:N")
+    dp.add_argument("out", type=Path, help="the YAML file to write")
+    dp.add_argument("--seed", type=int, default=0, help="seed of a generated territory (default 0)")
+    dp.add_argument("--host", default="127.0.0.1", help="the outstations' address (default loopback)")
+    dp.add_argument("--base-port", type=int, default=20000, help="the first outstation's TCP port; one port per RTU")
+    dp.add_argument("--first-address", type=int, default=10, help="the first outstation's DNP3 address")
+    dp.add_argument("--master-address", type=int, default=1, help="the master's DNP3 address")
+
     rp = sub.add_parser("replay", help="a recorded session: its timeline, or --verify it re-runs identically")
     rp.add_argument("recording", type=Path)
     rp.add_argument("--verify", action="store_true", help="re-run it headless and compare the event streams")
@@ -178,6 +187,8 @@ def main(argv: list[str] | None = None) -> int:
             return _run(args.model, storm=args.storm, hours=args.hours, seed=args.seed, report=args.report,
                         ami=not args.no_ami, rules=args.rules, store=args.store, record=args.record,
                         devices=args.devices)
+        if args.command == "dnp3-points":
+            return _dnp3_points(args)
         if args.command in ("train", "instruct", "screenshot"):
             return _training(args)
         if args.command == "score":
@@ -354,6 +365,33 @@ def _run_dnp3(model: str, *, storm: str | None, hours: float, seed: int, report:
 
         for path in write_report(session, summary, report):
             print(f"wrote {path}")
+    return 0
+
+
+def _dnp3_points(args) -> int:
+    """``twin dnp3-points``: one outstation per RTU of the model's remote devices, each device's
+    points as the points list of its kind lays them out."""
+    from twin.field_devices.devices import FieldDevices
+    from twin.field_devices.dnp3_field import epoch_ms
+    from twin.field_devices.indicators import FaultIndicators
+    from twin.field_devices.link import VirtualFieldLink
+    from twin.idms.interfaces.dnp3.points import build_points_map
+    from twin.world.environment import World
+
+    net = world_network(args.model, seed=args.seed, storm=None)
+    world = World(net, seed=0, resolve=False)
+    link = VirtualFieldLink(world, FieldDevices(world), FaultIndicators(world))
+    pmap = build_points_map(link.devices(), link.read(), base_port=args.base_port, host=args.host,
+                            master_address=args.master_address, first_address=args.first_address,
+                            epoch_utc_ms=epoch_ms(world))
+    pmap.write(args.out)
+    points = sum(sum(pmap.sizes(r.name)[:3]) for r in pmap.rtus)
+    crobs = sum(pmap.sizes(r.name)[3] for r in pmap.rtus)
+    served = sum(1 for d in pmap.devices if d.rtu)
+    print(f"wrote {args.out}: {len(pmap.rtus)} outstations ({args.host}:{args.base_port}-"
+          f"{args.base_port + max(len(pmap.rtus) - 1, 0)}, addresses {args.first_address}-"
+          f"{args.first_address + max(len(pmap.rtus) - 1, 0)}), {served} telemetered devices of {len(pmap.devices)}, "
+          f"{points:,} points, {crobs:,} controls")
     return 0
 
 
