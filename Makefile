@@ -26,6 +26,7 @@ bench: $(VENV)/.bench
 	$(PY) benchmarks/powerflow.py --skip-1m
 	$(PY) benchmarks/shortcircuit.py
 	$(PY) benchmarks/storm.py
+	$(PY) benchmarks/dnp3_rtus.py
 
 # the screenshots in docs/: the trainee console and the instructor station mid-storm, headless
 FEEDERS ?= ../shared/feeders

@@ -4,6 +4,7 @@ and SCADA on the DNP3 master, against what the virtual link gives."""
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 import pytest
@@ -14,8 +15,8 @@ from twin.field_devices.dnp3_outstations import Dnp3Outstations
 from twin.field_devices.indicators import FaultIndicators
 from twin.field_devices.link import VirtualFieldLink
 from twin.grid.schema import SwitchKind
-from twin.idms.interfaces.dnp3.points import LAYOUT, PointsMapError, load_points_map
-from twin.idms.interfaces.dnp3.stack import Dnp3Stack
+from twin.idms.interfaces.dnp3.points import LAYOUT, DevicePoints, PointsMap, PointsMapError, Rtu, load_points_map
+from twin.idms.interfaces.dnp3.stack import Dnp3Stack, free_ports
 from twin.idms.interfaces.field_devices import ControlStatus, Quality
 from twin.idms.scada.control import Outcome
 from twin.idms.scada.dnp3_link import Dnp3FieldLink
@@ -58,6 +59,24 @@ class Field:
         self.outstations.close()
         self.link.close()
         self.stack.shutdown()
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def now(self) -> float:
+        return self.t
+
+    def call_later(self, delay_s, callback) -> None:  # noqa: ANN001
+        pass
+
+
+def _breaker_points(device: str, rtu: str):
+    return DevicePoints(device, "breaker", f"switch.{device}", rtu,
+                        {"status": 0, "lockout": 1, "fault": 2, "remote": 3},
+                        {"i_amps": (0, 1, 2), "v_volts": (3, 4, 5), "p_kw": (6,), "q_kvar": (7,)},
+                        {"operations": 0}, {"switch": 0, "reset": 1})
 
 
 @pytest.fixture
@@ -196,3 +215,29 @@ def test_an_outstation_that_stops_answering_goes_stale_in_scada_with_an_alarm_an
         assert f.scada.points.get(recloser, "status").quality is Quality.good
     finally:
         f.close()
+
+
+def test_unsolicited_responses_reach_scadas_link_without_a_poll():
+    stack = Dnp3Stack()
+    (port,) = free_ports(1)
+    pmap = PointsMap((Rtu("rtu:1", 10, "127.0.0.1", port),), (_breaker_points("B1", "rtu:1"),))
+    out = stack.outstation("rtu:1", host="127.0.0.1", port=port, address=10, master_address=1, binaries=4,
+                           analogs=8, counters=1, on_control=lambda index, on, select: "success", unsolicited=True)
+    out.apply([("binary", 0, True, 1, 0), ("binary", 3, True, 1, 0)] + [("analog", k, 10.0, 1, 0) for k in range(8)],
+              events=False)
+    out.enable()
+    link = Dnp3FieldLink(pmap, _Clock(), stack=stack, poll_period_s=None, unsolicited=True)
+    try:
+        assert {p.name: p.value for p in link.read()}["status"] == "closed"
+        got: list = []
+        link.subscribe(got.extend)
+        out.apply([("binary", 0, False, 1, 5_000), ("binary", 1, True, 1, 5_000)])  # it trips and locks out
+        deadline = time.monotonic() + 5.0
+        while time.monotonic() < deadline and not {("status", "open"), ("lockout", True)} <= {
+                (p.name, p.value) for p in got}:
+            time.sleep(0.01)
+        assert {("status", "open"), ("lockout", True)} <= {(p.name, p.value) for p in got}
+        assert link.polls == 1  # the integrity poll only: the news came unasked
+    finally:
+        link.close()
+        stack.shutdown()

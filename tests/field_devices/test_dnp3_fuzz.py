@@ -18,13 +18,12 @@ import numpy as np
 import pytest
 
 from tests.field_devices import dnp3_frames as d
-from tests.field_devices.test_dnp3 import Field
+from tests.field_devices.test_dnp3 import Field, _breaker_points, _Clock
 from tests.field_devices.test_dnp3_fuzz_harness import FILLER, Peer, _is_link_status, _responses
 from twin.grid.schema import SwitchKind
 from twin.idms.interfaces.dnp3.points import PointsMap, Rtu
 from twin.idms.interfaces.dnp3.stack import Dnp3Stack, NoResponse
 from twin.idms.interfaces.field_devices import Quality
-from twin.idms.scada.control import Outcome
 from twin.idms.scada.dnp3_link import Dnp3FieldLink
 
 FRAMES = 3000
@@ -125,17 +124,6 @@ def test_the_worlds_outstation_survives_thousands_of_bad_frames_and_counts_every
         f.close()
 
 
-class _Clock:
-    def __init__(self) -> None:
-        self.t = 0.0
-
-    def now(self) -> float:
-        return self.t
-
-    def call_later(self, delay_s, callback) -> None:  # noqa: ANN001
-        pass
-
-
 def test_scadas_master_survives_thousands_of_bad_responses_and_counts_every_one():
     """A raw server in an RTU's place answers with mutated frames; the master survives, counts
     them, marks the RTU failed, and reads it again once a proper responder answers."""
@@ -213,15 +201,6 @@ def test_scadas_master_survives_thousands_of_bad_responses_and_counts_every_one(
     finally:
         server.close()
         stack.shutdown()
-
-
-def _breaker_points(device: str, rtu: str):
-    from twin.idms.interfaces.dnp3.points import DevicePoints
-
-    return DevicePoints(device, "breaker", f"switch.{device}", rtu,
-                        {"status": 0, "lockout": 1, "fault": 2, "remote": 3},
-                        {"i_amps": (0, 1, 2), "v_volts": (3, 4, 5), "p_kw": (6,), "q_kvar": (7,)},
-                        {"operations": 0}, {"switch": 0, "reset": 1})
 
 
 def _answer_properly(server: socket.socket, seconds: float) -> None:

@@ -9,8 +9,7 @@ import math
 import pytest
 
 from tests.field_devices.dnp3py_peer import PeerMaster, PeerOutstation
-from tests.field_devices.test_dnp3 import Field
-from tests.field_devices.test_dnp3_fuzz import _breaker_points, _Clock
+from tests.field_devices.test_dnp3 import Field, _breaker_points, _Clock
 from twin.grid.schema import SwitchKind
 from twin.idms.interfaces.dnp3.points import PointsMap, Rtu
 from twin.idms.interfaces.dnp3.stack import Dnp3Stack, free_ports

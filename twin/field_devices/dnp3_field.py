@@ -1,19 +1,18 @@
-"""The world's field devices on DNP3, assembled: the points map of a world's devices and its
-outstations on free loopback ports (used by the sessions that run the IDMS over DNP3)."""
+"""The points map of a world's field devices, its outstations on free loopback ports (for the
+sessions that run the IDMS over DNP3), and the world's second 0 as DNP3 time."""
 
 from __future__ import annotations
 
 from datetime import timezone
 from typing import TYPE_CHECKING
 
-from twin.field_devices.dnp3_outstations import Dnp3Outstations
 from twin.idms.interfaces.dnp3.points import PointsMap, build_points_map
-from twin.idms.interfaces.dnp3.stack import Dnp3Stack, free_ports
+from twin.idms.interfaces.dnp3.stack import free_ports
 
 if TYPE_CHECKING:
     from twin.field_devices.link import VirtualFieldLink
 
-__all__ = ["epoch_ms", "world_points_map", "serve_outstations"]
+__all__ = ["epoch_ms", "world_points_map"]
 
 
 def epoch_ms(world) -> int:
@@ -28,9 +27,3 @@ def world_points_map(link: VirtualFieldLink, *, host: str = "127.0.0.1") -> Poin
     pmap = build_points_map(link.devices(), link.read(), host=host, epoch_utc_ms=epoch_ms(link.world))
     ports = free_ports(len(pmap.rtus), host)
     return pmap.with_ports({r.name: p for r, p in zip(pmap.rtus, ports)})
-
-
-def serve_outstations(link: VirtualFieldLink, pmap: PointsMap, *, stack: Dnp3Stack | None = None,
-                      run_on_world=None, notify=None) -> Dnp3Outstations:
-    """The outstations of ``pmap`` on ``link`` (see :class:`Dnp3Outstations`)."""
-    return Dnp3Outstations(link, pmap, stack=stack, run_on_world=run_on_world, notify=notify)

@@ -35,7 +35,6 @@ import queue
 import selectors
 import socket
 import struct
-import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
 from typing import Any

@@ -38,7 +38,7 @@ from typing import Any
 
 from twin.errors import ModelError
 from twin.idms.interfaces.clock import Clock
-from twin.idms.interfaces.dnp3.points import LAYOUT, STATUS_REASON, DevicePoints, PointsMap, from_dnp3_ms, to_dnp3_ms
+from twin.idms.interfaces.dnp3.points import LAYOUT, STATUS_REASON, DevicePoints, PointsMap, to_dnp3_ms
 from twin.idms.interfaces.dnp3.stack import Dnp3Stack, Master, Measurement, NoResponse
 from twin.idms.interfaces.field_devices import (SELECT_TIMEOUT_S, ControlReply, ControlStatus, DeviceInfo,
                                                 FieldDeviceLink, PointValue, Quality)
