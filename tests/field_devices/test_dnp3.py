@@ -241,3 +241,17 @@ def test_unsolicited_responses_reach_scadas_link_without_a_poll():
     finally:
         link.close()
         stack.shutdown()
+
+
+def test_the_master_assigns_event_classes_one_to_three(field):
+    breaker = field.first(SwitchKind.breaker)
+    rtu = field.map.device(breaker).rtu
+    assigned = field.outstations.outstations[rtu]._app.assigned
+    assert [(kind, clazz) for kind, clazz, _, _ in assigned] == [("BinaryInput", 2), ("AnalogInput", 4),
+                                                                 ("Counter", 8)]  # class 1, 2, 3 bits
+    master = field.link.masters[rtu]
+    field.outstations.outstations[rtu].apply([("binary", 2, True, 1, 1000), ("analog", 0, 1.5, 1, 1000),
+                                              ("counter", 0, 9, 1, 1000)])
+    assert {g for g, *_ in master.read_classes(1)} == {"binary"}
+    assert {g for g, *_ in master.read_classes(2)} == {"analog"}
+    assert {g for g, *_ in master.read_classes(3)} == {"counter"}

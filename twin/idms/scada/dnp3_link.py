@@ -14,6 +14,8 @@ link: switching is configuration.
   says when it has reported something, ``lockstep=True``: the world and the IDMS stay in step,
   and the records come with the RTUs' news rather than on their own). With
   ``unsolicited=True`` the outstations' unsolicited responses are taken as they come too.
+* Event classes: an outstation answering for the first time (or again) is assigned binaries to
+  class 1, analogs to class 2 and counters to class 3 (ASSIGN_CLASS).
 * Qualities come from the DNP3 flags (ONLINE, RESTART, COMM_LOST). An outstation that does not
   answer a poll has every point reported ``comms_failed`` (its last values and time stamps; SCADA
   raises its comms alarm); when it answers again an integrity poll brings them back ``good``.
@@ -221,6 +223,7 @@ class Dnp3FieldLink:
         now_ms = to_dnp3_ms(self.clock.now(), self.map.epoch_utc_ms)
         if not self._online[rtu]:
             log.info("RTU %s answers", rtu)
+            self._assign(rtu)
         self._online[rtu] = True
         store, where = self._values[rtu], self._at[rtu]
         for group, index, value, flags, _ in values:
@@ -234,6 +237,14 @@ class Dnp3FieldLink:
         if not report:
             return []
         return [p for d in self.map.served_by(rtu) for p in self._device_points(d) if self._differs(p)]
+
+    def _assign(self, rtu: str) -> None:
+        """Give the outstation its event classes (binaries 1, analogs 2, counters 3); one that
+        refuses keeps its own."""
+        try:
+            self.masters[rtu].assign_classes()
+        except NoResponse as err:
+            log.info("RTU %s kept its own event classes (%s)", rtu, err.completion)
 
     def _request(self, rtu: str, what: Callable[[Master], list[Measurement]]) -> list[Measurement]:
         """``what`` of ``rtu``'s master; a connection that is down is no answer (the stack

@@ -25,10 +25,11 @@ What the rest of Twin sees:
   outstation answers or ``response_timeout_s`` passes, and raises :class:`NoResponse` then.
 
 A limit of these bindings (3.2.1): the database's per-point configuration (event class, default
-variations, deadbands) cannot be set from Python; every point is class 1 with opendnp3's default
-variations. So the master asks for the variations it needs by name (64-bit analogs, events with
-time) instead of by class, and unsolicited responses, when enabled, carry the default variations
-(32-bit integer analogs, events without time: their time is when they are received).
+variations, deadbands) cannot be set from Python. So the master assigns the event classes itself
+(:meth:`Master.assign_classes`, DNP3's ASSIGN_CLASS: binaries class 1, analogs 2, counters 3, as
+the outstation accepts), asks for the variations it needs by name (64-bit analogs, events with
+time) rather than by class, and unsolicited responses, when enabled, carry opendnp3's default
+variations (32-bit integer analogs, events without time: their time is when they are received).
 """
 
 from __future__ import annotations
@@ -201,6 +202,7 @@ class _OutstationApp(o.IOutstationApplication):
     def __init__(self, now_ms: Callable[[], int] | None) -> None:
         super().__init__()
         self.now_ms = now_ms
+        self.assigned: list[tuple[str, int, int, int]] = []
 
     def Now(self):  # noqa: N802
         return o.DNPTime(int(self.now_ms()) if self.now_ms else 0)
@@ -212,7 +214,10 @@ class _OutstationApp(o.IOutstationApplication):
         return False
 
     def SupportsAssignClass(self) -> bool:  # noqa: N802
-        return False
+        return True  # the master assigns the event classes (the bindings cannot configure them here)
+
+    def RecordClassAssignment(self, kind, clazz, start, stop) -> None:  # noqa: N802, ANN001
+        self.assigned.append((str(kind.name), int(clazz.value), int(start), int(stop)))
 
     def GetApplicationIIN(self):  # noqa: N802
         return o.ApplicationIIN()
@@ -425,17 +430,40 @@ class Master:
         """Every buffered event, in the order the outstation gives them, with its time."""
         return self._scan(_EVENTS, "event poll")
 
+    def read_classes(self, *classes: int) -> list[Measurement]:
+        """A class poll (0 static, 1-3 events), the objects in the outstation's default variations."""
+        field = o.ClassField(0 in classes, 1 in classes, 2 in classes, 3 in classes)
+        with self._lock:
+            collector = _Collector()
+            self._finished.clear()
+            self.stack.ScanClasses(field, collector)
+            return self._wait(collector, f"class {classes} poll")
+
+    def assign_classes(self, *, binary: int = 1, analog: int = 2, counter: int = 3) -> None:
+        """ASSIGN_CLASS (function 22): the event class of every binary input, analog input and
+        counter of the outstation."""
+        headers = []
+        for group, clazz in ((1, binary), (30, analog), (20, counter)):
+            headers += [o.Header.AllObjects(60, 1 + int(clazz)), o.Header.AllObjects(group, 0)]
+        with self._lock:
+            self._finished.clear()
+            self.stack.PerformFunction("assign class", o.FunctionCode.ASSIGN_CLASS, headers)
+            self._wait(None, "class assignment")
+
     def _scan(self, headers, what: str) -> list[Measurement]:  # noqa: ANN001
         with self._lock:
             collector = _Collector()
             self._finished.clear()
             self.stack.Scan(list(headers), collector)
-            if not self._finished.wait(self.timeout_s + 1.0):
-                raise NoResponse(self.name, what, "no_task_completion")
-            result = self._result
-            if result != o.TaskCompletion.SUCCESS:
-                raise NoResponse(self.name, what, _completion(result))
-            return collector.values
+            return self._wait(collector, what)
+
+    def _wait(self, collector: _Collector | None, what: str) -> list[Measurement]:
+        """The task's outcome (under the lock): its measurements, or :class:`NoResponse`."""
+        if not self._finished.wait(self.timeout_s + 1.0):
+            raise NoResponse(self.name, what, "no_task_completion")
+        if self._result != o.TaskCompletion.SUCCESS:
+            raise NoResponse(self.name, what, _completion(self._result))
+        return collector.values if collector is not None else []
 
     def operate(self, index: int, on: bool, *, pulse: bool, select_before_operate: bool = True) -> tuple[str, str]:
         """A CROB to ``index``: the on side (close/raise/auto/reset) or the off side, as a trip/close
