@@ -59,7 +59,7 @@ def serve(ports: list[int]) -> None:
     for k, port in enumerate(ports):
         out = stack.outstation(f"rtu{k}", host="127.0.0.1", port=port, address=10 + k, master_address=1,
                                binaries=SIZES[0], analogs=SIZES[1], counters=SIZES[2],
-                               on_control=lambda index, on, select: "success")
+                               on_control=lambda index, on, stage: "success")
         out.apply([("binary", 0, True, 1, 0), ("binary", 3, True, 1, 0)] +
                   [("analog", i, 100.0 + i, 1, 0) for i in range(SIZES[1])] + [("counter", 0, 0, 1, 0)], events=False)
         out.enable()

@@ -125,7 +125,6 @@ def _run_idms(child, listener, token, settings, net, points_file, scenario, hour
     clock = RemoteClock(peer)
     field = Dnp3FieldLink(load_points_map(points_file), clock, records=RemoteFieldLink(peer, "field"),
                           refresh=lambda rtus: peer.call("world", "refresh", list(rtus)), lockstep=True)
-    peer.expose("dnp3", field, {"field_changed"})
     idms = Idms(net, clock, field=field, ami=RemoteHeadEnd(peer) if ami else None, calls=RemoteCallCentre(peer),
                 workforce=RemoteWorkforce(peer), store=store, rules=rules or ("storm" if storm else "normal"))
     if scenario is not None and not isinstance(scenario.rules, (str, type(None))):

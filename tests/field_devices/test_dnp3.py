@@ -222,7 +222,7 @@ def test_unsolicited_responses_reach_scadas_link_without_a_poll():
     (port,) = free_ports(1)
     pmap = PointsMap((Rtu("rtu:1", 10, "127.0.0.1", port),), (_breaker_points("B1", "rtu:1"),))
     out = stack.outstation("rtu:1", host="127.0.0.1", port=port, address=10, master_address=1, binaries=4,
-                           analogs=8, counters=1, on_control=lambda index, on, select: "success", unsolicited=True)
+                           analogs=8, counters=1, on_control=lambda index, on, stage: "success", unsolicited=True)
     out.apply([("binary", 0, True, 1, 0), ("binary", 3, True, 1, 0)] + [("analog", k, 10.0, 1, 0) for k in range(8)],
               events=False)
     out.enable()

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from twin.idms.interfaces.dnp3.points import REASON_STATUS, DevicePoints, PointsMap, to_dnp3_ms
 from twin.idms.interfaces.dnp3.stack import Dnp3Stack, Measurement, Outstation
@@ -44,7 +44,6 @@ if TYPE_CHECKING:
 __all__ = ["Dnp3Outstations"]
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 
 class Dnp3Outstations:
@@ -52,14 +51,15 @@ class Dnp3Outstations:
 
     def __init__(self, link: VirtualFieldLink, points: PointsMap, *, stack: Dnp3Stack | None = None,
                  run_on_world: Callable[[Callable[[], Any]], Any] | None = None,
-                 notify: Callable[[list[str], list[PointValue]], None] | None = None,
+                 notify: Callable[[list[str], list[PointValue], list[str]], None] | None = None,
                  unsolicited: bool = False) -> None:
         self.link, self.map, self.notify = link, points, notify
         self._own_stack = stack is None
         self.stack = stack if stack is not None else Dnp3Stack()
         self._run = run_on_world or (lambda fn: fn())
         self._crob: dict[str, dict[int, DevicePoints]] = {}
-        self._remote = {d.id for d in points.devices if d.rtu}
+        self._telemetered = [d.id for d in points.devices if d.rtu]
+        self._remote = set(self._telemetered)
         self.outstations: dict[str, Outstation] = {}
         self.up: dict[str, bool] = {}
         self._closed_state: dict[str, bool] = {}
@@ -67,16 +67,16 @@ class Dnp3Outstations:
         self._held: dict[tuple[str, str], tuple[Any, Quality]] = {}  # what each point was last written as
         self._back: list[str] = []  # RTUs answering again since the master was last told
         self.controls = self.reports = 0
-        now = link.world
+        world = link.world
         for r in points.rtus:
             self._crob[r.name] = {k: d for d in points.served_by(r.name) for k in d.crob.values()}
             b, a, c, _ = points.sizes(r.name)
             self.outstations[r.name] = self.stack.outstation(
                 r.name, host=r.host, port=r.port, address=r.address, master_address=points.master_address,
                 binaries=b, analogs=a, counters=c, unsolicited=unsolicited,
-                on_control=lambda index, on, select, rtu=r.name: self._control(rtu, index, on, select),
-                now_ms=lambda: to_dnp3_ms(float(now.now), points.epoch_utc_ms))
-        first = link.read([d for d in self._remote])
+                on_control=lambda index, on, stage, rtu=r.name: self._control(rtu, index, on, stage),
+                now_ms=lambda: to_dnp3_ms(float(world.now), points.epoch_utc_ms))
+        first = link.read(self._telemetered)
         self._write(first, events=False)
         for rtu in self.outstations:
             self.up[rtu] = not any(p.quality is Quality.comms_failed for p in first
@@ -159,9 +159,9 @@ class Dnp3Outstations:
 
     # -- controls --------------------------------------------------------------------------------
 
-    def _control(self, rtu: str, index: int, on: bool, select: bool) -> str:
-        """A CROB from the master (on the stack's thread): the link's select or operate, on the
-        world's thread; the status name to answer."""
+    def _control(self, rtu: str, index: int, on: bool, stage: str) -> str:
+        """A CROB from the master (on the stack's thread): the link's select, operate, or both for
+        a direct operate, on the world's thread; the status name to answer."""
         d = self._crob[rtu].get(index)
         if d is None:
             return "not_supported"
@@ -169,10 +169,19 @@ class Dnp3Outstations:
         if action is None:
             return "not_supported"
         self.controls += 1
-        reply = self._run(lambda: (self.link.select if select else self.link.operate)(d.id, action))
+        reply = self._run(lambda: self._carry_out(d.id, action, stage))
         if reply.status in (ControlStatus.selected, ControlStatus.executed):
             return "success"
         return REASON_STATUS.get(reply.reason, "undefined")
+
+    def _carry_out(self, device: str, action: str, stage: str):
+        if stage == "select":
+            return self.link.select(device, action)
+        if stage == "direct":  # the RTU arms and executes in one step
+            armed = self.link.select(device, action)
+            if armed.status is not ControlStatus.selected:
+                return armed
+        return self.link.operate(device, action)
 
     def close(self) -> None:
         for out in self.outstations.values():

@@ -55,13 +55,18 @@ _PULSED = frozenset({"switch", "tap"})  # trip/close pairs; the rest latch
 
 
 class Dnp3FieldLink:
-    """A DNP3 master for every RTU of ``points`` (see the module docstring)."""
+    """A DNP3 master for every RTU of ``points`` (see the module docstring). ``records`` serves
+    the devices without telemetry; ``refresh(rtus)`` (lock step) brings the RTUs' databases up to
+    the field before an integrity poll and names those answering again; ``poll_period_s`` the
+    event poll's period on the clock (None: only when told, :meth:`field_changed`);
+    ``executor(fn)`` runs ``fn`` on the IDMS's thread (unsolicited responses arrive on the
+    stack's); times in s."""
 
     def __init__(self, points: PointsMap, clock: Clock, *, stack: Dnp3Stack | None = None,
                  records: FieldDeviceLink | None = None,
                  refresh: Callable[[list[str]], list[str] | None] | None = None,
-                 lockstep: bool = False, poll_period_s: float | None = 2.0, unsolicited: bool = False, select_before_operate: bool = True,
-                 response_timeout_s: float = 2.0, connect_timeout_s: float = 10.0,
+                 lockstep: bool = False, poll_period_s: float | None = 2.0, unsolicited: bool = False,
+                 select_before_operate: bool = True, response_timeout_s: float = 2.0, connect_timeout_s: float = 10.0,
                  executor: Callable[[Callable[[], None]], Any] | None = None) -> None:
         self.map, self.clock, self.records, self.refresh = points, clock, records, refresh
         self.lockstep = lockstep

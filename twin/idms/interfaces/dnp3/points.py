@@ -52,7 +52,8 @@ from twin.errors import ModelError
 from twin.idms.interfaces.field_devices import DeviceInfo, PointValue, Quality
 
 __all__ = ["LAYOUT", "ONLINE", "RESTART", "COMM_LOST", "DevicePoints", "Rtu", "PointsMap", "build_points_map",
-           "load_points_map", "REASON_STATUS", "STATUS_REASON", "to_dnp3_ms", "from_dnp3_ms", "flags_of", "quality_of", "PointsMapError"]
+           "load_points_map", "REASON_STATUS", "STATUS_REASON", "to_dnp3_ms", "from_dnp3_ms", "flags_of", "quality_of",
+           "PointsMapError"]
 
 FORMAT = "twin-dnp3-points/1"
 ONLINE, RESTART, COMM_LOST = 0x01, 0x02, 0x04

@@ -17,7 +17,8 @@ What the rest of Twin sees:
   skipped hunting for a frame's start in :attr:`Dnp3Stack.skipped_bytes`.
 * :class:`Outstation`: a TCP server endpoint serving one RTU's database: :meth:`Outstation.apply`
   writes values (with or without events), :meth:`Outstation.enable`/:meth:`Outstation.disable`
-  make it answer or fall silent; controls (CROB, g12v1) arrive at the ``on_control`` callback
+  make it answer or fall silent; controls (CROB, g12v1) arrive at the ``on_control(index, on,
+  stage)`` callback
   given, from the stack's thread.
 * :class:`Master`: a TCP client polling one outstation: :meth:`Master.read_static` (class 0 as
   g1v2, g30v6, g20v1), :meth:`Master.read_events` (events with their time: g2v2, g32v8, g22v5),
@@ -124,7 +125,7 @@ class Dnp3Stack:
             log.warning("dnp3 %s: dropped (%s, %d so far): %s", where, kind, n, message)
 
     def outstation(self, name: str, *, host: str, port: int, address: int, master_address: int,
-                   binaries: int, analogs: int, counters: int, on_control: Callable[[int, bool, bool], str],
+                   binaries: int, analogs: int, counters: int, on_control: Callable[[int, bool, str], str],
                    now_ms: Callable[[], int] | None = None, unsolicited: bool = False,
                    select_timeout_s: float = 30.0, event_buffer: int = 2000) -> Outstation:
         """An outstation serving ``binaries``/``analogs``/``counters`` points on ``host:port``."""
@@ -250,7 +251,8 @@ def _crob_on(crob) -> bool | None:  # noqa: ANN001
 
 
 class _Commands(o.ICommandHandler):
-    """CROBs to ``on_control(index, on, select)`` (a status name back); analog outputs refused."""
+    """CROBs to ``on_control(index, on, stage)`` (stage ``select``, ``operate`` after a select, or
+    ``direct``; a status name back); analog outputs refused."""
 
     def __init__(self, outstation: Outstation) -> None:
         super().__init__()
@@ -263,19 +265,19 @@ class _Commands(o.ICommandHandler):
         pass
 
     def Select(self, command, index):  # noqa: N802, ANN001
-        return self._handle(command, index, True)
+        return self._handle(command, index, "select")
 
     def Operate(self, command, index, handler, op_type):  # noqa: N802, ANN001
-        return self._handle(command, index, False)
+        return self._handle(command, index, "operate" if op_type == o.OperateType.SelectBeforeOperate else "direct")
 
-    def _handle(self, command, index, select: bool):  # noqa: ANN001
+    def _handle(self, command, index, stage: str):  # noqa: ANN001
         if not isinstance(command, o.ControlRelayOutputBlock):
             return o.CommandStatus.NOT_SUPPORTED
         on = _crob_on(command)
         if on is None:
             return o.CommandStatus.NOT_SUPPORTED
         try:
-            status = self.outstation.on_control(int(index), on, select)
+            status = self.outstation.on_control(int(index), on, stage)
         except Exception:  # never let a handler's error reach the stack's thread
             log.exception("RTU %s: control on CROB %d failed", self.outstation.name, index)
             return o.CommandStatus.HARDWARE_ERROR
@@ -286,7 +288,7 @@ class Outstation:
     """One RTU's outstation on a TCP server endpoint (see the module docstring)."""
 
     def __init__(self, stack: Dnp3Stack, name: str, host: str, port: int, address: int, master_address: int,
-                 sizes: tuple[int, int, int], on_control: Callable[[int, bool, bool], str],
+                 sizes: tuple[int, int, int], on_control: Callable[[int, bool, str], str],
                  now_ms: Callable[[], int] | None, unsolicited: bool, select_timeout_s: float,
                  event_buffer: int) -> None:
         self.name, self.on_control, self.sizes = name, on_control, sizes
