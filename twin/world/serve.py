@@ -97,8 +97,10 @@ def serve(settings: dict[str, Any], *, host: str, port: int, token: str, points_
     pmap = world_points_map(link)
     pmap.write(points_map)
     stack = Dnp3Stack()
-    peer = connect(host, port, token, name="world", time=lambda: float(world.env.now))
-    outstations = Dnp3Outstations(link, pmap, stack=stack, run_on_world=lambda fn: peer.submit(fn).result(timeout=60))
+    held: dict = {}  # the connection, made once every outstation holds its port
+    outstations = Dnp3Outstations(link, pmap, stack=stack,
+                                  run_on_world=lambda fn: held["peer"].submit(fn).result(timeout=60))
+    peer = held["peer"] = connect(host, port, token, name="world", time=lambda: float(world.env.now))
     server = WorldServer(parts, outstations, storm, scenario)
     clock = WorldClock(world)
     peer.expose("clock", clock, {"now", "call_later"})

@@ -509,17 +509,21 @@ def _completion(result) -> str:  # noqa: ANN001
     return name.lower().removeprefix("failure_")
 
 
-def free_ports(n: int, host: str = "127.0.0.1") -> list[int]:
-    """``n`` TCP ports free on ``host`` now (held open together while chosen, so all differ)."""
+def free_ports(n: int, host: str = "127.0.0.1", *, first: int = 20000, last: int = 32767) -> list[int]:
+    """``n`` TCP ports free on ``host`` now, the lowest from ``first`` up (below the usual
+    ephemeral range, so that no outgoing connection takes one before its outstation binds it)."""
     import socket
 
-    socks = []
-    try:
-        for _ in range(n):
-            s = socket.socket()
-            s.bind((host, 0))
-            socks.append(s)
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
+    ports: list[int] = []
+    for port in range(first, last + 1):
+        if len(ports) == n:
+            break
+        with socket.socket() as s:
+            try:
+                s.bind((host, port))
+            except OSError:
+                continue
+        ports.append(port)
+    if len(ports) < n:
+        raise OSError(f"only {len(ports)} of {n} TCP ports free on {host} between {first} and {last}")
+    return ports
