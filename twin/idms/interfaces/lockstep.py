@@ -18,7 +18,8 @@ asking. :meth:`Peer.submit` hands work from another thread (a DNP3 stack's) to t
 serves the connection, which runs it while it waits.
 
 Frames: a 4-byte big-endian length, then a pickle (protocol 5) of a tuple: ``("call", id, time,
-target, method, args, kwargs)`` or ``("reply", id, time, ok, value)``. Unpickling admits only
+target, method, args, kwargs)``, ``("cast", ...)`` the same without an answer (a timer set), or
+``("reply", id, time, ok, value)``. Unpickling admits only
 the interfaces' own types, plain containers, numbers, strings, enums and numpy arrays: anything
 else is refused as a :class:`LockstepError`, and so are unknown targets and methods. The
 connection is local (loopback) and its first frame must carry the session's token.
@@ -173,6 +174,14 @@ class Peer:
             return value
         raise RemoteError(*value)
 
+    def cast(self, target: str, method: str, *args: Any, **kwargs: Any) -> None:
+        """Call ``target.method(...)`` on the other side without waiting for an answer: it runs
+        there before anything this side sends after it (an error there is logged there)."""
+        call_id = self._next_id
+        self._next_id += 1
+        self.calls_out += 1
+        self._send(("cast", call_id, self._now(), target, method, args, kwargs))
+
     def serve(self, until: Callable[[], bool] | None = None) -> None:
         """Answer the other side's calls until ``until()`` is true or the connection closes."""
         try:
@@ -259,11 +268,19 @@ class Peer:
         if kind == "reply":
             self._replies[msg_id] = (bool(message[3]), message[4])
             return
-        if kind != "call":
+        if kind not in ("call", "cast"):
             self.close()
             raise LockstepError(f"{self.name}: a frame of unknown kind {kind!r}")
         _, _, _, target, method, args, kwargs = message
         self.calls_in += 1
+        if kind == "cast":
+            try:
+                self._dispatch(str(target), str(method), args, kwargs)
+            except LockstepError:
+                raise
+            except Exception:
+                log.exception("%s: %s.%s, called without waiting, raised", self.name, target, method)
+            return
         try:
             result = self._dispatch(str(target), str(method), args, kwargs)
             reply = ("reply", msg_id, self._now(), True, result)
@@ -352,7 +369,8 @@ class RemoteClock:
         return self.peer.remote_time
 
     def call_later(self, delay_s: float, callback: Callable[[], None]) -> None:
-        self.peer.call("clock", "call_later", float(delay_s), callback)
+        """A timer in the world's time (sent without waiting: the world sets it before it goes on)."""
+        self.peer.cast("clock", "call_later", float(delay_s), callback)
 
 
 class RemoteHeadEnd:
