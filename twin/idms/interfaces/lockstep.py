@@ -20,13 +20,16 @@ serves the connection, which runs it while it waits.
 Frames: a 4-byte big-endian length, then a pickle (protocol 5) of a tuple: ``("call", id, time,
 target, method, args, kwargs)``, ``("cast", ...)`` the same without an answer (a timer set), or
 ``("reply", id, time, ok, value)``. Unpickling admits only
-the interfaces' own types, plain containers, numbers, strings, enums and numpy arrays: anything
-else is refused as a :class:`LockstepError`, and so are unknown targets and methods. The
-connection is local (loopback) and its first frame must carry the session's token.
+the interfaces' own data types (their dataclasses and enums), plain containers, numbers, strings
+and numpy arrays: anything else (a function, any other class) is refused as a
+:class:`LockstepError`, and so are unknown targets and methods. The connection is local
+(loopback) and its first frame must carry the session's token.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import enum
 import hmac
 import io
 import logging
@@ -111,8 +114,13 @@ class _Unpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str) -> Any:
         if module == "builtins" and name in _SAFE_BUILTINS:
             return super().find_class(module, name)
-        if (module, name) in _SAFE_NUMPY or module.startswith(_SAFE_MODULES):
+        if (module, name) in _SAFE_NUMPY:
             return super().find_class(module, name)
+        if module.startswith(_SAFE_MODULES):
+            found = super().find_class(module, name)
+            if isinstance(found, type) and (dataclasses.is_dataclass(found)
+                                            or issubclass(found, (enum.Enum, TwinError))):
+                return found  # the interfaces' messages and codes: data, never a function to call
         raise pickle.UnpicklingError(f"{module}.{name} is not a type the interfaces carry")
 
 
@@ -123,7 +131,8 @@ class Peer:
 
     def __init__(self, sock: socket.socket, *, name: str, time: Callable[[], float] | None = None) -> None:
         self.sock, self.name, self._time = sock, name, time
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if sock.family in (socket.AF_INET, socket.AF_INET6):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # small frames, at once
         sock.setblocking(True)
         self.remote_time = 0.0
         self._targets: dict[str, tuple[Any, frozenset[str]]] = {}
@@ -277,15 +286,19 @@ class Peer:
             try:
                 self._dispatch(str(target), str(method), args, kwargs)
             except LockstepError:
-                raise
+                if self.closed:
+                    raise
+                log.exception("%s: %s.%s, called without waiting, refused", self.name, target, method)
             except Exception:
                 log.exception("%s: %s.%s, called without waiting, raised", self.name, target, method)
             return
         try:
             result = self._dispatch(str(target), str(method), args, kwargs)
             reply = ("reply", msg_id, self._now(), True, result)
-        except LockstepError:
-            raise  # the connection itself failed: nothing to answer on
+        except LockstepError as err:
+            if self.closed:
+                raise  # the connection itself failed: nothing to answer on
+            reply = ("reply", msg_id, self._now(), False, (type(err).__name__, str(err)))
         except Exception as err:
             log.debug("%s: %s.%s raised %r", self.name, target, method, err)
             reply = ("reply", msg_id, self._now(), False, (type(err).__name__, str(err)))
