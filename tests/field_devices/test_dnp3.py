@@ -119,6 +119,7 @@ def test_the_points_map_lays_out_each_kind_and_survives_its_file(field, tmp_path
     (lambda t: t.replace("rtu: device:", "rtu: nowhere:", 1), ""),
     (lambda t: t.replace("crob:\n", "crob:\n    tap: 9\n", 1), ""),
     (lambda t: t + "\n: [", "file"),
+    (lambda t: t.replace("lockout: 1", "lockout: 0", 1), ""),  # two points on one index
 ])
 def test_a_broken_points_map_names_the_file_the_entry_and_the_fix(field, tmp_path, edit, element):
     path = tmp_path / "points.yaml"

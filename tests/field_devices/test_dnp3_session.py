@@ -89,8 +89,9 @@ def test_the_idms_over_dnp3_in_another_process_sees_what_it_sees_in_one(tmp_path
     assert virtual.outages == over.outages > 0 and virtual.cancelled == over.cancelled
     assert virtual.dispatches == over.dispatches and virtual.pings == over.pings
     assert over.customer_minutes == pytest.approx(virtual.customer_minutes, rel=1e-6)
-    _close([(e.device, e.point, e.value, e.quality, e.time_s) for e in a.scada.soe.events()],
-           [(e.device, e.point, e.value, e.quality, e.time_s) for e in b.scada.soe.events()], "sequence of events")
+    soe = [[(e.device, e.point, e.value, e.quality, e.cause, e.time_s) for e in idms.scada.soe.events()]
+           for idms in (a, b)]
+    _close(soe[0], soe[1], "sequence of events")  # causes too: exception or scan, as in one process
     _close([(x.code, x.device, x.priority, x.active, x.raised_s) for x in a.scada.alarms.alarms()],
            [(x.code, x.device, x.priority, x.active, x.raised_s) for x in b.scada.alarms.alarms()], "alarms")
     controls_a = [(o.device, o.action, o.outcome.value, o.reason.value if o.reason else "")

@@ -129,7 +129,7 @@ class Dnp3FieldLink:
             for rtu in self.refresh(rtus) or ():  # RTUs answering again: their connection first
                 self.masters[rtu].wait_connected(self.connect_timeout_s)
         for rtu in rtus:
-            self._integrity(rtu)
+            self._integrity(rtu, report=True)  # what changed is in the scan's answer, not reported apart
         points = [p for d in remote for p in self._device_points(self.map.device(d))]  # type: ignore[arg-type]
         local = [d for d in ids if not self._info[self._order[d]].remote]
         if local and self.records is not None:

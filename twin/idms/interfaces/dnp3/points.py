@@ -384,6 +384,7 @@ def load_points_map(path: str | Path) -> PointsMap:
         addresses.add(rtu.address)
         rtus.append(rtu)
     devices = []
+    taken: dict[tuple[str, str, int], str] = {}
     for k, d in enumerate(data.get("devices") or []):
         try:
             dev = DevicePoints(str(d["id"]), str(d["kind"]), str(d.get("element", "")), str(d.get("rtu", "") or ""),
@@ -403,5 +404,13 @@ def load_points_map(path: str | Path) -> PointsMap:
         if unknown:
             raise bad(f"device {dev.id}: no control role {sorted(unknown)} on a {dev.kind}", dev.id,
                       f"roles: {', '.join(LAYOUT[dev.kind]['controls'])}")
+        for group, indices in (("binary", list(dev.binary.values())),
+                               ("analog", [k for ks in dev.analog.values() for k in ks]),
+                               ("counter", list(dev.counter.values())), ("crob", list(dev.crob.values()))):
+            for k in indices:
+                other = taken.setdefault((dev.rtu, group, k), dev.id)
+                if other != dev.id or indices.count(k) > 1 or k < 0:
+                    raise bad(f"device {dev.id}: {group} index {k} of RTU {dev.rtu} is taken by {other} or invalid",
+                              dev.id, "give each point of an RTU its own index, 0 or more, per group")
         devices.append(dev)
     return PointsMap(tuple(rtus), tuple(devices), int(data.get("master_address", 1)), int(data.get("epoch_utc_ms", 0)))
