@@ -399,6 +399,7 @@ class Master:
         self._finished = threading.Event()
         self._result = None
         self._opened = threading.Event()
+        self.closed = False
         self.stack.Enable()
 
     # -- callbacks from the stack's threads ------------------------------------------------------
@@ -500,8 +501,11 @@ class Master:
         return state.name.lower(), _STATUS_NAMES.get(status, "undefined")
 
     def close(self) -> None:
-        self.stack.Disable()
-        self.channel.Shutdown()
+        """End the session and its connection (once; again is nothing)."""
+        if not self.closed:
+            self.closed = True
+            self.stack.Disable()
+            self.channel.Shutdown()
 
 
 def _completion(result) -> str:  # noqa: ANN001
