@@ -50,6 +50,7 @@ class RemoteSession:
     start: datetime
     world_totals: dict[str, int]
     lockstep_calls: int
+    callbacks_held: int = 0  # handles the world could still call at the end (subscriptions, timers pending)
 
 
 def run_remote(settings: dict[str, Any], *, max_extra_h: float = 72.0, events_path: str | Path | None = None,
@@ -145,7 +146,7 @@ def _run_idms(child, listener, token, settings, net, points_file, scenario, hour
     peer.call("world", "stop")
     summary = summary_of(facts, idms, auto)
     session = RemoteSession(idms, auto, field, storm or "", float(hours), start, totals,
-                            peer.calls_in + peer.calls_out)
+                            peer.calls_in + peer.calls_out, peer.handles)
     peer.close()
     child.wait(timeout=60)
     if child.returncode:

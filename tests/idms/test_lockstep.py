@@ -13,7 +13,7 @@ import threading
 import pytest
 
 from twin.idms.interfaces.field_devices import PointValue, Quality
-from twin.idms.interfaces.lockstep import LockstepError, Peer, RemoteError, accept, connect
+from twin.idms.interfaces.lockstep import LockstepError, Peer, RemoteError, accept, connect, once
 
 
 class World:
@@ -31,13 +31,14 @@ class World:
     def run(self, until_s: float) -> int:
         """Fire the timers due and report a point to every subscriber at each; how many fired."""
         fired = 0
-        for at, callback in sorted(self.later, key=lambda x: x[0]):
-            if at <= until_s:
-                self.now = at
-                callback()
-                for s in self.subscribers:
-                    s([PointValue("B1", "status", "open", Quality.good, at)])
-                fired += 1
+        while self.later and min(at for at, _ in self.later) <= until_s:
+            at, callback = min(self.later, key=lambda x: x[0])
+            self.later.remove((at, callback))
+            self.now = at
+            callback()
+            for s in self.subscribers:
+                s([PointValue("B1", "status", "open", Quality.good, at)])
+            fired += 1
         return fired
 
     def fail(self) -> None:
@@ -65,14 +66,15 @@ def test_calls_both_ways_callbacks_and_one_way_timers(pair):
 
     def timer() -> None:  # runs in the IDMS, in the middle of the world's run, and calls back into it
         times.append(idms.remote_time)
-        idms.cast("world", "call_later", 5.0, lambda: times.append(idms.remote_time))
+        idms.cast("world", "call_later", 5.0, once(lambda: times.append(idms.remote_time)))
 
     idms.call("world", "subscribe", seen.extend)
-    idms.cast("world", "call_later", 10.0, timer)
+    idms.cast("world", "call_later", 10.0, once(timer))
     assert idms.call("world", "run", 12.0) == 1
     assert times == [10.0] and seen == [PointValue("B1", "status", "open", Quality.good, 10.0)]
-    assert idms.call("world", "run", 20.0) == 2  # the timer set from inside the first
-    assert times == [10.0, 10.0, 15.0]
+    assert idms.call("world", "run", 20.0) == 1  # the timer set from inside the first
+    assert times == [10.0, 15.0]
+    assert idms.handles == 1  # the timers, called once, are forgotten; the subscription stays
     with pytest.raises(RemoteError, match="ValueError.*no such feeder"):
         idms.call("world", "fail")
     with pytest.raises(RemoteError, match="offers no world.__init__"):

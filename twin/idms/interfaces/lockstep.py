@@ -14,7 +14,8 @@ process, so the two runs see the same world.
 side may call; :meth:`Peer.call` calls one there. A callable in the arguments (a subscription's
 callback) travels as a handle: calling it on the far side calls it back here. Every message
 carries the sender's simulated time, so the IDMS's :class:`RemoteClock` knows the time without
-asking. :meth:`Peer.submit` hands work from another thread (a DNP3 stack's) to the thread that
+asking. A callback wrapped in :class:`once` (a timer, an AMI request's answer) is forgotten
+once called. :meth:`Peer.submit` hands work from another thread (a DNP3 stack's) to the thread that
 serves the connection, which runs it while it waits.
 
 Frames: a 4-byte big-endian length, then a pickle (protocol 5) of a tuple: ``("call", id, time,
@@ -45,7 +46,7 @@ from typing import Any
 
 from twin.errors import TwinError
 
-__all__ = ["LockstepError", "PeerLost", "RemoteError", "Peer", "RemoteClock", "RemoteHeadEnd", "RemoteCallCentre",
+__all__ = ["LockstepError", "PeerLost", "RemoteError", "Peer", "once", "RemoteClock", "RemoteHeadEnd", "RemoteCallCentre",
            "RemoteWorkforce", "RemoteFieldLink", "connect", "accept"]
 
 log = logging.getLogger("twin.lockstep")
@@ -89,12 +90,25 @@ class _Handle:
         return self.peer.call("@", str(self.handle), *args, **kwargs)
 
 
+class once:  # noqa: N801 (used as a marker, like a function)
+    """A callback the other side calls at most once (a timer, a request's answer): its handle is
+    forgotten once called, so a long session does not pile them up."""
+
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        self.fn = fn
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.fn(*args, **kwargs)
+
+
 class _Pickler(pickle.Pickler):
     def __init__(self, file: io.BytesIO, peer: Peer) -> None:
         super().__init__(file, protocol=5)
         self.peer = peer
 
     def persistent_id(self, obj: Any) -> Any:
+        if isinstance(obj, once):
+            return ("cb", self.peer._handle_of(obj, once=True))
         if callable(obj) and not isinstance(obj, type) and (hasattr(obj, "__code__") or hasattr(obj, "__self__")
                                                            or isinstance(obj, _Handle)):
             return ("cb", self.peer._handle_of(obj))
@@ -138,6 +152,7 @@ class Peer:
         self._targets: dict[str, tuple[Any, frozenset[str]]] = {}
         self._handles: dict[int, Callable[..., Any]] = {}
         self._handle_ids: dict[int, int] = {}
+        self._once: set[int] = set()
         self._next_id = 1
         self._replies: dict[int, tuple[bool, Any]] = {}
         self._work: queue.SimpleQueue[tuple[Callable[[], Any], Future]] = queue.SimpleQueue()
@@ -155,7 +170,7 @@ class Peer:
         """Let the other side call ``obj``'s ``methods`` as ``target``."""
         self._targets[target] = (obj, frozenset(methods))
 
-    def _handle_of(self, fn: Callable[..., Any]) -> int:
+    def _handle_of(self, fn: Callable[..., Any], *, once: bool = False) -> int:
         if isinstance(fn, _Handle) and fn.peer is self:
             raise pickle.PicklingError("a handle cannot be sent back to its own side")
         key = id(fn)
@@ -165,7 +180,14 @@ class Peer:
             self._next_id += 1
             self._handles[handle] = fn
             self._handle_ids[key] = handle
+            if once:
+                self._once.add(handle)
         return handle
+
+    @property
+    def handles(self) -> int:
+        """Callbacks the other side may still call."""
+        return len(self._handles)
 
     # -- calls -----------------------------------------------------------------------------------
 
@@ -306,9 +328,14 @@ class Peer:
 
     def _dispatch(self, target: str, method: str, args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
         if target == "@":
-            fn = self._handles.get(int(method))
+            handle = int(method)
+            fn = self._handles.get(handle)
             if fn is None:
                 raise LockstepError(f"no callback {method}")
+            if handle in self._once:  # called once: forget it
+                self._once.discard(handle)
+                del self._handles[handle]
+                self._handle_ids.pop(id(fn), None)
             fn(*args, **kwargs)
             return None  # the interfaces' callbacks return nothing: whatever one gives back stays here
         entry = self._targets.get(target)
@@ -383,7 +410,7 @@ class RemoteClock:
 
     def call_later(self, delay_s: float, callback: Callable[[], None]) -> None:
         """A timer in the world's time (sent without waiting: the world sets it before it goes on)."""
-        self.peer.cast("clock", "call_later", float(delay_s), callback)
+        self.peer.cast("clock", "call_later", float(delay_s), once(callback))
 
 
 class RemoteHeadEnd:
@@ -402,10 +429,10 @@ class RemoteHeadEnd:
         self.peer.call("ami", "subscribe", callback)
 
     def ping(self, meters, callback) -> int:
-        return self.peer.call("ami", "ping", list(meters), callback)
+        return self.peer.call("ami", "ping", list(meters), once(callback))
 
     def read_voltage(self, meters, callback) -> int:
-        return self.peer.call("ami", "read_voltage", list(meters), callback)
+        return self.peer.call("ami", "read_voltage", list(meters), once(callback))
 
     def load_profile(self, meters, t0_s: float, t1_s: float):
         return self.peer.call("ami", "load_profile", list(meters), t0_s, t1_s)
