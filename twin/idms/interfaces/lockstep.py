@@ -46,8 +46,8 @@ from typing import Any
 
 from twin.errors import TwinError
 
-__all__ = ["LockstepError", "PeerLost", "RemoteError", "Peer", "once", "RemoteClock", "RemoteHeadEnd", "RemoteCallCentre",
-           "RemoteWorkforce", "RemoteFieldLink", "connect", "accept"]
+__all__ = ["LockstepError", "PeerLost", "RemoteError", "Peer", "once", "RemoteClock", "RemoteHeadEnd",
+           "RemoteCallCentre", "RemoteWorkforce", "RemoteFieldLink", "connect", "accept"]
 
 log = logging.getLogger("twin.lockstep")
 
