@@ -27,8 +27,8 @@ from twin.idms.system import Idms
 from twin.world.environment import DEFAULT_START
 from twin.world.simulate import WorldParts, WorldSummary, build_world, summarise
 
-__all__ = ["Session", "SessionSummary", "build_session", "run_session", "summarise_session", "world_facts", "world_for",
-           "write_report"]
+__all__ = ["Session", "SessionSummary", "build_session", "run_out", "run_session", "summarise_session", "world_facts",
+           "world_for", "write_report"]
 
 
 @dataclass
@@ -168,19 +168,25 @@ def run_session(net: Network, *, hours: float = 24.0, storm: str | None = None, 
     """Run a session's storm, then on until every customer is back (at most ``max_extra_h`` more)."""
     if session is None:
         session = build_session(net, hours=hours, storm=storm, seed=seed, ami=ami, rules=rules, store=store)
-    world = session.world
-    started = time.perf_counter()
-    world.run_to(session.parts.end_s)
-    limit = session.parts.end_s + max_extra_h * 3600.0
-    while not world.grid.energised_customers.all() and world.now < limit:
-        world.run_to(min(limit, world.now + 3600.0))
-    wall = time.perf_counter() - started
-    if session.parts.writer is not None:
-        session.parts.writer.close()
+    wall = run_out(session.parts, max_extra_h)
     summary = summarise_session(session, wall)
     for close in session.closers:
         close()
     return session, summary
+
+
+def run_out(parts: WorldParts, max_extra_h: float) -> float:
+    """Run a session's world through its storm's hours, then on until every customer is back
+    (at most ``max_extra_h`` more), and close its event stream; the wall time it took (s)."""
+    world = parts.world
+    started = time.perf_counter()
+    world.run_to(parts.end_s)
+    limit = parts.end_s + max_extra_h * 3600.0
+    while not world.grid.energised_customers.all() and world.now < limit:
+        world.run_to(min(limit, world.now + 3600.0))
+    if parts.writer is not None:
+        parts.writer.close()
+    return time.perf_counter() - started
 
 
 def summarise_session(session: Session, wall_s: float) -> SessionSummary:

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from twin.idms.interfaces.dnp3.points import REASON_STATUS, DevicePoints, PointsMap, to_dnp3_ms
 from twin.idms.interfaces.dnp3.stack import Dnp3Stack, Measurement, Outstation
-from twin.idms.interfaces.field_devices import ControlStatus, PointValue, Quality
+from twin.idms.interfaces.field_devices import ControlStatus, PointValue, Quality, same_value
 
 if TYPE_CHECKING:
     from twin.field_devices.link import VirtualFieldLink
@@ -111,9 +111,10 @@ class Dnp3Outstations:
     def _take(self, points: list[PointValue], *, events: bool | None) -> list[str]:
         """Write ``points`` RTU by RTU; an RTU whose points are ``comms_failed`` falls silent, one
         that was silent answers again (with what happened meanwhile as events); the RTUs touched."""
-        rtus = list(dict.fromkeys(self.map.device(p.device).rtu for p in points))  # type: ignore[union-attr]
-        for rtu in rtus:
-            pts = [p for p in points if self.map.device(p.device).rtu == rtu]  # type: ignore[union-attr]
+        by_rtu: dict[str, list[PointValue]] = {}
+        for p in points:
+            by_rtu.setdefault(self.map.device(p.device).rtu, []).append(p)  # type: ignore[union-attr]
+        for rtu, pts in by_rtu.items():
             if any(p.quality is Quality.comms_failed for p in pts):
                 if self.up[rtu]:
                     log.info("RTU %s falls silent: its communications are down", rtu)
@@ -128,7 +129,7 @@ class Dnp3Outstations:
                 self._back.append(rtu)
             else:
                 self._write(pts, events=events)
-        return rtus
+        return list(by_rtu)
 
     def _write(self, points: list[PointValue], *, events: bool | None) -> None:
         """Write ``points`` to their outstations (``events`` None: an event where the value or
@@ -140,7 +141,7 @@ class Dnp3Outstations:
                 continue
             values, flags = by_rtu.setdefault(d.rtu, ([], []))
             held = self._held.get((p.device, p.name))
-            event = events if events is not None else held is None or not _same(held, (p.value, p.quality))
+            event = events if events is not None else held is None or held[1] is not p.quality or not same_value(held[0], p.value)
             self._held[p.device, p.name] = (p.value, p.quality)
             encoded = self.map.encode(p)
             values += encoded
@@ -189,14 +190,3 @@ class Dnp3Outstations:
         if self._own_stack:
             self.stack.shutdown()
 
-
-def _same(a: tuple[Any, Quality], b: tuple[Any, Quality]) -> bool:
-    """Whether two (value, quality) are the same (NaN equals NaN, per phase too)."""
-    if a[1] is not b[1]:
-        return False
-    x, y = a[0], b[0]
-    if isinstance(x, tuple) and isinstance(y, tuple):
-        return len(x) == len(y) and all(_same((u, a[1]), (v, b[1])) for u, v in zip(x, y))
-    if isinstance(x, float) and isinstance(y, float) and x != x and y != y:
-        return True
-    return type(x) is type(y) and x == y

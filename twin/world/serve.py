@@ -16,7 +16,6 @@ import dataclasses
 import json
 import logging
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -42,15 +41,9 @@ class WorldServer:
     def run(self, max_extra_h: float) -> float:
         """Run the storm's hours, then on until every customer is back (at most ``max_extra_h``
         more), as :func:`twin.session.run_session` does; the wall time it took (s)."""
-        world, end_s = self.parts.world, self.parts.end_s
-        started = time.perf_counter()
-        world.run_to(end_s)
-        limit = end_s + max_extra_h * 3600.0
-        while not world.grid.energised_customers.all() and world.now < limit:
-            world.run_to(min(limit, world.now + 3600.0))
-        if self.parts.writer is not None:
-            self.parts.writer.close()
-        return time.perf_counter() - started
+        from twin.session import run_out
+
+        return run_out(self.parts, max_extra_h)
 
     def facts(self, wall_s: float) -> dict[str, Any]:
         """The world's truth at the end, as plain data (:func:`twin.session.world_facts`)."""

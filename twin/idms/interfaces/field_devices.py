@@ -28,12 +28,13 @@ communicating fault indicators.
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 __all__ = ["ControlReply", "ControlStatus", "DeviceInfo", "FieldDeviceLink", "PointValue", "Quality",
-           "SELECT_TIMEOUT_S"]
+           "SELECT_TIMEOUT_S", "same_value"]
 
 SELECT_TIMEOUT_S = 30.0
 """A selection not operated within this long is dropped by the field."""
@@ -114,3 +115,13 @@ class FieldDeviceLink(Protocol):
     def operate(self, device: str, action: str) -> ControlReply:
         """Execute the armed ``action`` on ``device`` (refused ``not_selected`` when it was not
         selected, or its selection timed out)."""
+
+
+def same_value(a: Any, b: Any) -> bool:
+    """Whether two point values are the same: equal and of one type, NaN equal to NaN (per-phase
+    tuples carry NaN for absent phases)."""
+    if isinstance(a, tuple) and isinstance(b, tuple):
+        return len(a) == len(b) and all(same_value(x, y) for x, y in zip(a, b))
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
+    return type(a) is type(b) and bool(a == b)

@@ -477,8 +477,9 @@ class RemoteWorkforce:
 
 
 class RemoteFieldLink:
-    """:class:`~twin.idms.interfaces.field_devices.FieldDeviceLink` in the other process (the
-    in-process virtual link carried as it is; the DNP3 link replaces it for telemetry)."""
+    """The field records in the other process: the devices, their points as last read and their
+    changes (a :class:`~twin.idms.interfaces.field_devices.FieldDeviceLink` without controls;
+    the DNP3 master serves the telemetered devices and their controls)."""
 
     def __init__(self, peer: Peer, target: str = "field") -> None:
         self.peer, self.target = peer, target
@@ -495,9 +496,3 @@ class RemoteFieldLink:
 
     def subscribe(self, callback) -> None:
         self.peer.call(self.target, "subscribe", callback)
-
-    def select(self, device: str, action: str):
-        return self.peer.call(self.target, "select", device, action)
-
-    def operate(self, device: str, action: str):
-        return self.peer.call(self.target, "operate", device, action)

@@ -43,7 +43,7 @@ from twin.idms.interfaces.clock import Clock
 from twin.idms.interfaces.dnp3.points import LAYOUT, STATUS_REASON, DevicePoints, PointsMap, to_dnp3_ms
 from twin.idms.interfaces.dnp3.stack import Dnp3Stack, Master, Measurement, NoResponse
 from twin.idms.interfaces.field_devices import (SELECT_TIMEOUT_S, ControlReply, ControlStatus, DeviceInfo,
-                                                FieldDeviceLink, PointValue, Quality)
+                                                FieldDeviceLink, PointValue, Quality, same_value)
 
 __all__ = ["Dnp3FieldLink"]
 
@@ -351,7 +351,7 @@ class Dnp3FieldLink:
 
     def _differs(self, p: PointValue) -> bool:
         last = self._last.get((p.device, p.name))
-        return last is None or last[1] != p.quality or not _same(last[0], p.value)
+        return last is None or last[1] != p.quality or not same_value(last[0], p.value)
 
     # -- controls --------------------------------------------------------------------------------
 
@@ -397,10 +397,3 @@ def _kind_actions(kind: str) -> frozenset[str]:
         actions.add("open")
     return frozenset(actions)
 
-
-def _same(old: Any, new: Any) -> bool:
-    if isinstance(old, tuple) and isinstance(new, tuple):
-        return len(old) == len(new) and all(_same(a, b) for a, b in zip(old, new))
-    if isinstance(old, float) and isinstance(new, float) and old != old and new != new:
-        return True
-    return type(old) is type(new) and old == new

@@ -22,7 +22,6 @@ tuples) sit in an object array beside them.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -30,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from twin.errors import TwinError
-from twin.idms.interfaces.field_devices import PointValue, Quality
+from twin.idms.interfaces.field_devices import PointValue, Quality, same_value
 
 __all__ = ["ManualEntry", "NoManualEntry", "Point", "PointChange", "PointDatabase", "UnknownPoint", "STATUS_POINTS"]
 
@@ -105,20 +104,11 @@ class PointChange:
 
     @property
     def value_changed(self) -> bool:
-        return self.old_quality is not None and not _same(self.old_value, self.value)
+        return self.old_quality is not None and not same_value(self.old_value, self.value)
 
     @property
     def first_report(self) -> bool:
         return self.old_quality is None
-
-
-def _same(a: Any, b: Any) -> bool:
-    """Value equality with NaN equal to NaN (per-phase tuples carry NaN for absent phases)."""
-    if isinstance(a, tuple) and isinstance(b, tuple):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
-    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
-        return True
-    return type(a) is type(b) and bool(a == b)
 
 
 class PointDatabase:
@@ -178,7 +168,7 @@ class PointDatabase:
             self._quality[row] = _CODE[p.quality]
             self._time_s[row] = p.time_s
             self._received_s[row] = received_s
-            if old_quality is None or old_quality is not p.quality or not _same(old_value, p.value):
+            if old_quality is None or old_quality is not p.quality or not same_value(old_value, p.value):
                 changes.append(PointChange(p.device, p.name, old_value, p.value, old_quality,
                                            p.quality, p.time_s, received_s))
         return changes
