@@ -41,6 +41,8 @@ from twin.idms.operations_model import OperationsModel, Source
 from twin.idms.scada.alarms import Alarm
 from twin.idms.scada.points import PointChange, UnknownPoint
 from twin.idms.scada.scada import Scada
+from twin.idms.switching.desk import SwitchingDesk
+from twin.idms.switching.store import SwitchingStore
 
 __all__ = ["DispatchError", "Idms"]
 
@@ -68,6 +70,11 @@ class Idms:
                                  telemetered_closed=self.telemetered_closed,
                                  last_known_closed=self.last_known_closed)
         self._switch_of: dict[str, str] = {}
+        self._device_of: dict[str, str] = {}
+        self.switching = SwitchingDesk(net, self.model, self.scada, clock, SwitchingStore(self.store),
+                                       workforce=workforce, device_of=lambda s: self._device_of.get(s, s))
+        """Switching orders, clearances and the check every operation goes through."""
+        self.scada.controls.guards.append(self._guard)
         self.scada.subscribe(self._on_point)
         self.scada.alarms.listeners.append(self._on_alarm)
         if workforce is not None:
@@ -85,6 +92,7 @@ class Idms:
         """Take up what the store holds (a restart), then start SCADA (its first integrity scan
         brings the model's beliefs up to the field)."""
         stored = self.store.load()
+        self.switching.restore()
         if stored.outages or stored.alarms:
             self.restarted = True
             self.oms.load(stored)
@@ -94,6 +102,7 @@ class Idms:
         self.scada.start()
         self._switch_of = {d.id: d.element.split(".", 1)[1] for d in self.scada.devices.values()
                            if d.element.startswith("switch.")}
+        self._device_of = {s: d for d, s in self._switch_of.items()}
         self.oms.telemetered = {d.id for d in self.scada.devices.values() if d.remote and d.id in self._switch_of}
         for device, switch in self._switch_of.items():  # the statuses the first scan found
             point = self.scada.points.value(device, "status")
@@ -129,6 +138,27 @@ class Idms:
         self._tell("call_out", {"crews": list(called), "user": user})
         return called
 
+    def switch_by_crew(self, crew: str, device: str, open_: bool, user: str) -> None:
+        """Send ``crew`` to open (``open_``) or close switch ``device`` as ``user``, once the
+        device's tags and the switching desk's check allow it (:class:`DispatchError` says why not)."""
+        tags = self.scada.controls.tags(self._device_of.get(device, device))
+        if tags:
+            raise DispatchError(f"{device} is tagged ({tags[0].kind.value} by {tags[0].user}: {tags[0].reason})")
+        why = self.switching.refusal(device, open_, user)
+        if why:
+            raise DispatchError(why)
+        if self.workforce is None:
+            raise DispatchError("no workforce link: crews cannot be sent to switch from this IDMS")
+        self.workforce.switch(crew, device, open_)
+        self._tell("switch", {"crew": crew, "device": device, "open": bool(open_), "user": user})
+
+    def _guard(self, device: str, action: str, user: str) -> str | None:
+        """SCADA's controls ask the switching desk first (clearances, known faults)."""
+        switch = self._switch_of.get(device)
+        if switch is None or action not in ("open", "trip", "close"):
+            return None
+        return self.switching.refusal(switch, action != "close", user)
+
     def _tell(self, kind: str, data: dict[str, Any]) -> None:
         for listener in self.actions:
             listener(kind, data)
@@ -160,6 +190,10 @@ class Idms:
                          cause="commanded" if commanded else "protective")
 
     def _on_crew_report(self, report: CrewReport) -> None:
+        if report.kind == ReportKind.found and report.line and self.net.line.get(report.line) is not None:
+            self.switching.add_fault(f"line:{report.line}", self.switching.fault_of_line(report.line))
+        elif report.kind == ReportKind.repaired and report.line:
+            self.switching.clear_fault(f"line:{report.line}")
         if report.kind == ReportKind.operated and report.closed is not None \
                 and self.net.switch.get(report.device) is not None:
             self.model.apply(report.device, not report.closed, Source.crew, report.time_s, cause="crew")

@@ -3,8 +3,9 @@
 ``control(device, action, user)`` goes through the steps a control room's SCADA does:
 
 1. **checks before anything is sent**: the device is known and remote, it carries no tag
-   (``hold``, ``do_not_operate``: placed by a dispatcher with who and why), no other control is
-   in progress on it, and it is not already in the state the action asks for;
+   (``hold``, ``do_not_operate``: placed by a dispatcher with who and why), no guard refuses it
+   (:attr:`SupervisoryControl.guards`: the IDMS's safety documents and known faults), no other
+   control is in progress on it, and it is not already in the state the action asks for;
 2. **select** (the field may refuse at once: local, unreachable...);
 3. **operate** (the field may refuse: the selection timed out...);
 4. **confirm**: wait for the status the action should bring (``trip``/``open`` -> status
@@ -77,6 +78,7 @@ class FailReason(str, enum.Enum):
     select_refused = "select_refused"
     operate_refused = "operate_refused"
     confirm_timeout = "confirm_timeout"
+    refused = "refused"  # a guard (the safety documents, a known fault) refuses it
 
 
 @dataclass
@@ -138,7 +140,11 @@ class SupervisoryControl:
         self.log: list[ControlOperation] = []
         self.listeners: list[Callable[[str, dict[str, Any]], None]] = []
         """Called ``listener(kind, data)`` for each control requested (``control``: device,
-        action, user) and tag placed or removed (``tag``, ``untag``): who did what, for a recording."""
+        action, user) and tag placed or removed (``tag``, ``untag``), and each control a guard
+        refused (``refused``: device, action, user, reason): who did what, for a recording."""
+        self.guards: list[Callable[[str, str, str], str | None]] = []
+        """Asked ``guard(device, action, user)`` before a control is sent: a reason refuses it
+        (:attr:`FailReason.refused`; the safety documents' check is one)."""
         self._tags: dict[str, Tag] = {}
         self._tag_seq = 0
         self._operating: dict[str, PointChange | None] = {}
@@ -184,6 +190,12 @@ class SupervisoryControl:
         if tags:
             op.tags = tags
             return self._finish(op, FailReason.tagged, on_done)
+        for guard in self.guards:
+            why = guard(device, action, user)
+            if why:
+                op.field_reason = why
+                self._tell("refused", {"device": device, "action": action, "user": user, "reason": why})
+                return self._finish(op, FailReason.refused, on_done)
         if not info.remote:
             return self._finish(op, FailReason.not_remote, on_done)
         if device in self._pending:
