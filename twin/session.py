@@ -42,6 +42,7 @@ class Session:
     storm: str
     devices: str = "virtual"
     closers: list = field(default_factory=list)
+    flisr: object = None  # a twin.idms.flisr.Flisr, when the session runs FLISR
 
     @property
     def world(self):
@@ -87,14 +88,16 @@ class SessionSummary:
 def build_session(net: Network, *, hours: float = 24.0, storm: str | None = None, seed: int = 0,
                   start: datetime = DEFAULT_START, ami: bool = True, rules: str | None = None,
                   store: str | Path | None = None, dispatcher: bool = True,
-                  events_path: str | Path | None = None, scenario=None, devices: str = "virtual") -> Session:
+                  events_path: str | Path | None = None, scenario=None, devices: str = "virtual",
+                  flisr: str = "off") -> Session:
     """The world and the IDMS on it (see the module docstring); ``rules`` the outage prediction
     rule set (default: ``storm`` under a storm, else ``normal``); ``store`` the outage store's file;
     ``scenario`` a :class:`~twin.instructor.scenario.Scenario` (its storm, crews, IDMS settings and
     scripted events; its ``net`` must be the one given); ``devices`` ``"virtual"`` (the in-process
     link) or ``"dnp3"`` (the RTUs as DNP3 outstations on loopback, the IDMS's SCADA a DNP3 master
     polling them, in this process: :func:`twin.remote_session.run_remote` puts the world in
-    another)."""
+    another); ``flisr`` ``"off"``, ``"advisory"`` (plans orders for the dispatcher) or
+    ``"automatic"`` (:class:`~twin.idms.flisr.Flisr` runs them)."""
     from twin.callers.call_centre_link import VirtualCallCentre
     from twin.field_devices.link import VirtualFieldLink
     from twin.meters.headend_link import VirtualHeadEnd
@@ -125,7 +128,12 @@ def build_session(net: Network, *, hours: float = 24.0, storm: str | None = None
 
         schedule(scenario, parts, idms)
     auto = AutomaticDispatcher(idms) if dispatcher else None
-    return Session(parts, idms, auto, float(hours), storm or "", devices, closers)
+    app = None
+    if flisr != "off":
+        from twin.idms.flisr import Flisr
+
+        app = Flisr(idms, mode=flisr)
+    return Session(parts, idms, auto, float(hours), storm or "", devices, closers, app)
 
 
 def world_for(net: Network, *, hours: float = 24.0, storm: str | None = None, seed: int = 0,

@@ -4,7 +4,6 @@ energises a section held under a clearance."""
 
 from __future__ import annotations
 
-import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

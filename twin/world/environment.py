@@ -149,12 +149,22 @@ class World:
 
     def _restrike(self, device: str) -> None:
         """A device closed into a standing fault below it: the fault strikes again, the protection
-        answers again (a crew closes only once no fault stands below; SCADA may not know)."""
+        answers again (a crew closes only once no fault stands below; SCADA may not know). Below it
+        on the path as the network stands: a tie closed onto a faulted section restrikes too."""
         grid = self.grid
-        topo = grid.normal_topology()
+        if not grid.faults:
+            return
+        normal_open = np.asarray(grid.net.switch["normal_open"], bool)
+        if (normal_open & ~grid.switch_open).any():  # fed over a tie: the path as the network stands now
+            from twin.grid.topology import build_topology
+
+            topo = build_topology(grid.network())
+            live = lambda b: bool(topo.energised[b])  # noqa: E731
+        else:
+            topo, live = grid.normal_topology(), grid.bus_live
         for fault in list(grid.faults.values()):
             above = topo.path_to_source(f"line.{fault.line}")
-            if f"switch.{device}" in above and grid.bus_live(grid.net.bus.position(grid.fault_bus(fault))):
+            if f"switch.{device}" in above and live(grid.net.bus.position(grid.fault_bus(fault))):
                 self.env.process(self.fault(fault, restrike=True))
 
     def request_resolve(self) -> None:

@@ -223,6 +223,22 @@ FCI_MAJOR_TAP = (1000.0, 12)  # a lateral of at least this length (m) or transfo
 FCI_TRIP_A = (100.0, 200.0, 400.0, 600.0, 800.0, 1000.0, 1200.0)  # fixed trip ratings on offer
 FCI_TRIP_MIN_A = (200.0, 100.0)  # trunk, lateral: the lowest rating fitted
 FCI_REMOTE_SHARE = (0.3, 0.1)  # trunk, lateral: communicating (cellular) indicators; the rest visual
+
+TRUNK_STANDARD = (0.25, 0.4, 0.5, 0.6, 0.8)
+"""Where along the trunk (share of its stations) SW1, the regulator, the recloser, the tie branches
+and SW2 sit, by default."""
+TRUNK_FLISR = (0.25, 0.4, 0.5, 0.75, 0.85)
+"""SW1, the regulator, the recloser, SW2 and the tie branches on a feeder equipped for FLISR: SW2
+ahead of the tie branches, so that every zone between two remote devices but the last has a tie
+beyond it."""
+
+AUTOMATION = ("standard", "flisr")
+"""Feeder automation levels. ``standard``: the mix of the module docstring. ``flisr``: every
+feeder equipped for FLISR, as a utility automates the feeders it puts under FLISR: SW1, SW2 and
+every tie remote, each sectionalising device's fault indicator (the first line past it)
+communicating (the switch control's own fault-passage sensor), and the tie branches beyond SW2
+(:data:`TRUNK_FLISR`). The random draws are the same: a seed gives the same customers, lines and
+loads at either level, bar the positions those changes move."""
 FCI_RESETS = ((IndicatorReset.voltage, 60.0, 0.6), (IndicatorReset.timed, 4 * 3600.0, 0.3),
               (IndicatorReset.manual, 0.0, 0.1))  # reset mode, reset_s, share
 
@@ -273,14 +289,17 @@ def generate_territory(
     name: str = "",
     customers_per_feeder: int = 2000,
     feeders_per_substation: tuple[int, int] = (4, 8),
+    automation: str = "standard",
 ) -> Network:
     """A synthetic service territory of exactly ``customers`` customers (see the module docstring).
 
     ``customers_per_feeder`` sets the number of feeders (at least two, so that every feeder has a
-    tie); ``feeders_per_substation`` the range of feeders per substation.
+    tie); ``feeders_per_substation`` the range of feeders per substation; ``automation``
+    ``"standard"`` (the module docstring's mix) or ``"flisr"`` (every feeder equipped for FLISR:
+    see :data:`AUTOMATION`).
     """
     return _generate(customers, seed=seed, name=name, customers_per_feeder=customers_per_feeder,
-                     feeders_per_substation=feeders_per_substation)[0]
+                     feeders_per_substation=feeders_per_substation, automation=automation)[0]
 
 
 def generate_command(customers: int, seed: int, out: Path) -> Network:
@@ -296,8 +315,11 @@ def generate_command(customers: int, seed: int, out: Path) -> Network:
 
 
 def _generate(customers: int, *, seed: int, name: str = "", customers_per_feeder: int = 2000,
-              feeders_per_substation: tuple[int, int] = (4, 8)) -> tuple[Network, TerritoryStats]:
+              feeders_per_substation: tuple[int, int] = (4, 8), automation: str = "standard"
+              ) -> tuple[Network, TerritoryStats]:
     start = time.perf_counter()
+    if automation not in AUTOMATION:
+        raise ValueError(f"automation={automation!r}: use one of {', '.join(AUTOMATION)}")
     if customers < 100:
         raise ValueError(f"customers={customers}: a territory needs at least 100 customers")
     if customers_per_feeder < 100:
@@ -307,7 +329,7 @@ def _generate(customers: int, *, seed: int, name: str = "", customers_per_feeder
         raise ValueError(f"feeders_per_substation={feeders_per_substation}: use (low, high) with 2 <= low <= high")
     layout, electrical, people, pools = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(4))
 
-    b = _Builder(customers=customers, seed=seed)
+    b = _Builder(customers=customers, seed=seed, flisr_ready=automation == "flisr")
     b.plan_counts(customers_per_feeder, (lo, hi), layout)
     b.draw_customers(people)
     b.draw_demand(electrical)
@@ -411,6 +433,7 @@ class _Builder:
 
     customers: int
     seed: int
+    flisr_ready: bool = False
     rows: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: {n: [] for n in SCHEMAS})
     bulk: dict[str, list[Table]] = field(default_factory=lambda: {n: [] for n in SCHEMAS})
     bus_xy: dict[str, tuple[float, float]] = field(default_factory=dict)
@@ -590,8 +613,10 @@ class _Builder:
         self._switch(f"{fid}-BKR", self.feeder_lv[f], head, Phase.ABC, SwitchKind.breaker, 1200.0, 25000.0,
                      remote=True, curve=f"51P {pickup}A U3 TD5")
 
-        at = np.round(np.array([0.25, 0.4, 0.5, 0.6, 0.8]) * stations).astype(int)
-        sw1, vr, rcl, spur, sw2 = _distinct(at, stations)
+        if self.flisr_ready:  # SW2 ahead of the tie branches
+            sw1, vr, rcl, sw2, spur = _distinct(np.round(np.array(TRUNK_FLISR) * stations).astype(int), stations)
+        else:
+            sw1, vr, rcl, spur, sw2 = _distinct(np.round(np.array(TRUNK_STANDARD) * stations).astype(int), stations)
         z1 = _positive_sequence(TRUNK_OH)
         drop = (p_f * z1.real + q_f * z1.imag) * length / 2 / V_PRIMARY**2
         has_regulator = length >= LONG_FEEDER_M or drop >= 0.03
@@ -629,8 +654,9 @@ class _Builder:
                 elif j == vr:
                     self._regulator_bank(fid, bus, out, amps * max(share_beyond[j], 0.5), electrical)
                 else:
+                    remote = bool(electrical.random() < 0.5) or self.flisr_ready
                     self._switch(f"{fid}-SW{1 if j == sw1 else 2}", bus, out, Phase.ABC,
-                                 SwitchKind.load_break_switch, 600.0, 600.0, remote=bool(electrical.random() < 0.5))
+                                 SwitchKind.load_break_switch, 600.0, 600.0, remote=remote)
                 bus = out
             if j in (cap_fixed, cap_switched):
                 self._capacitor(fid, j == cap_switched, bus, line, q_f, electrical)
@@ -736,7 +762,7 @@ class _Builder:
         """A normally open load-break switch from ``bus`` (on feeder ``f``) to another feeder's bus."""
         self.ties[f] += 1
         self._switch(f"{self.feeder_ids[f]}-TIE{self.ties[f]}", bus, other, Phase.ABC, SwitchKind.load_break_switch,
-                     600.0, 600.0, remote=bool(rng.random() < 0.6), open_=True)
+                     600.0, 600.0, remote=bool(rng.random() < 0.6) or self.flisr_ready, open_=True)
 
     # laterals, transformers, services (vectorised) -----------------------------------------------
 
@@ -1000,7 +1026,7 @@ class _Builder:
                     if long and (fresh[b] or (branching and x in long_branches) or dist[b] >= gap[b]):
                         amps = float(va[c].max()) / V_PRIMARY_LN  # the most loaded phase
                         placed[f].append((x["id"], int(x["phases"]), float(_pick(FCI_TRIP_A, max(2 * amps, trunk_min))),
-                                          True))
+                                          True, bool(fresh[b])))
                         dist[c], gap[c] = x["length_m"], float(rng.uniform(*FCI_TRUNK_SPACING_M))
                     else:
                         dist[c], gap[c] = dist[b] + x["length_m"], gap[b]
@@ -1011,15 +1037,18 @@ class _Builder:
             ph = int(lat_ph[k])
             amps = float(lat_va3[k].max()) / V_PRIMARY_LN
             placed[self.laterals[k]["feeder"]].append((str(lines.ids[first[k]]), ph,
-                                                      float(_pick(FCI_TRIP_A, max(2 * amps, lateral_min))), False))
+                                                      float(_pick(FCI_TRIP_A, max(2 * amps, lateral_min))), False,
+                                                      False))
         rows = [(f"{self.feeder_ids[f]}-FCI{k + 1:02d}", *row) for f in range(self.n_feeders)
                 for k, row in enumerate(placed[f])]
         if not rows:
             return
-        ids, line, phases, trip, trunk = (np.array(c, dtype=object) for c in zip(*rows))
+        ids, line, phases, trip, trunk, past_device = (np.array(c, dtype=object) for c in zip(*rows))
         trunk = trunk.astype(bool)
         n = len(ids)
         remote = rng.random(n) < np.where(trunk, FCI_REMOTE_SHARE[0], FCI_REMOTE_SHARE[1])
+        if self.flisr_ready:  # the sensors of the automated switches' controls, reporting through their RTU
+            remote |= past_device.astype(bool)
         mode = rng.choice(len(FCI_RESETS), n, p=[share for _, _, share in FCI_RESETS])
         self.bulk["fault_indicator"].append(Table(SCHEMAS["fault_indicator"], {
             "id": ids, "line": line, "terminal": np.ones(n, np.int64), "phases": phases.astype(np.int8),

@@ -13,7 +13,9 @@ the tags on devices, the clearances) and lists the *problems* that forbid it:
 * a close that picks up load or makes a loop, after which the power flow finds an element above
   its rating or a voltage outside ANSI C84.1 range A in the island it touched, that was not so
   before (the power flow of the study's states at the given load scale, part by part:
-  :class:`~twin.grid.powerflow.parts.PartSolver`);
+  :class:`~twin.grid.powerflow.parts.PartSolver`); a close that only gives an island back its
+  normal feed (no normally open point closed in it) carries no more than the normal
+  configuration and is not solved;
 * a tag, ground, issue or hand-back the clearance's state does not allow; a verification that
   does not hold.
 
@@ -127,6 +129,7 @@ class Checker:
         self.critical = np.asarray(net.service_point["critical"], bool) if len(net.service_point) \
             else np.zeros(0, bool)
         self._ratings: dict | None = None
+        self._normal_open = np.asarray(net.switch["normal_open"], bool)
         self.power_flows = 0
 
     # -- one step ---------------------------------------------------------------------------------
@@ -233,8 +236,21 @@ class Checker:
         if out.loop and not step.allow_loop:
             what = "two sources in parallel" if effect.parallel else "a loop"
             out.problems.append(f"closing {step.target} makes {what}: allow a temporary loop on the step if meant")
-        if power_flow and (out.gained or out.loop):
+        if power_flow and (out.gained or out.loop) and not self._normal_feed(study.states, row):
             self._power_flow(study, row, out)
+
+    def _normal_feed(self, states: np.ndarray, row: int) -> bool:
+        """Whether closing normally closed switch ``row`` leaves its island fed as in the normal
+        configuration (no normally open point closed in it): it then carries at most the normal
+        loading, which planning saw to, and needs no power flow."""
+        normal_open = self._normal_open
+        if normal_open[row]:
+            return False
+        after = states.copy()
+        after[row] = False
+        label, _ = self.connectivity.islands(after)
+        ties = np.flatnonzero(normal_open & ~after)
+        return not len(ties) or not (label[self.connectivity.switch_from[ties]] == label[self.connectivity.switch_from[row]]).any()
 
     def _power_flow(self, study: Study, row: int, out: StepCheck) -> None:
         """Loading and voltage in the island the close of ``row`` touches, after it, against before."""
