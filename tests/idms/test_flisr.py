@@ -110,3 +110,94 @@ def test_a_split_lets_a_weak_tie_pick_up_part_of_the_section():
     assert plan.ties and plan.ties[0][1] == "T1" and plan.ties[0][2] in ("SWA2", "RCA")
     on = _after(desk, model, plan)
     assert {"C-a8-1", "C-a8-2"} <= on and not {"C-a2-1"} & on
+
+
+# -- on a world ----------------------------------------------------------------------------------
+
+from twin.grid.topology import build_topology as _topology  # noqa: E402
+from twin.session import build_session  # noqa: E402
+from twin.world.physics import Fault  # noqa: E402
+from twin.world.territory import generate_territory  # noqa: E402
+
+
+def _territory():
+    return generate_territory(4000, seed=2, automation="flisr")
+
+
+def _below(net, device):
+    return set(_topology(net, normal=True).customers_downstream(f"switch.{device}").tolist())
+
+
+def _out(session):
+    return set(np.flatnonzero(~session.world.grid.energised_customers).tolist())
+
+
+def test_a_trunk_fault_past_the_recloser_is_isolated_and_the_far_end_fed_over_the_tie_then_back_to_normal():
+    net = _territory()
+    s = build_session(net, hours=2, seed=1, flisr="automatic")
+    s.world.inject(Fault("S01-F1-L0012", permanent=True, cause="tree"), at_s=600.0)  # first line past the recloser
+    s.world.run_to(900.0)
+    case = s.flisr.cases[0]
+    assert case.device == "S01-F1-RCL" and case.state == "restored", (case.state, case.notes)
+    assert case.restoration.ties and case.restoration.ties[0][0] == "S01-F1-SW2"
+    rcl_zone = _below(net, "S01-F1-RCL") - _below(net, "S01-F1-SW2")
+    assert _out(s) == rcl_zone  # exactly the faulted zone is out; the rest back within five minutes
+    assert case.plan_ms < 1000.0
+    grid = s.world.grid
+    assert grid.switch_open[net.switch.position("S01-F1-SW2")]
+    tie = case.restoration.ties[0][1]
+    assert not grid.switch_open[net.switch.position(tie)]
+    # the crew repairs and closes the recloser; FLISR puts the tie back open and SW2 closed
+    s.world.run_to(14 * 3600.0)
+    assert not _out(s) and case.normal_order and case.state == "normal", (case.state, case.notes)
+    order = s.idms.switching.orders[case.normal_order]
+    assert order.state.value == "done", order.text()
+    assert np.array_equal(grid.switch_open, np.asarray(net.switch["normal_open"], bool))
+
+
+def test_a_fault_past_the_last_switch_brings_the_rest_of_the_recloser_zone_back_upstream():
+    net = _territory()
+    s = build_session(net, hours=2, seed=1, flisr="automatic")
+    s.world.inject(Fault("S01-F1-L0018", permanent=True, cause="tree"), at_s=600.0)  # first line past SW2
+    s.world.run_to(900.0)
+    case = s.flisr.cases[0]
+    assert [(st.kind.value, st.target) for st in case.restoration.steps] == [("open", "S01-F1-SW2"),
+                                                                                ("close", "S01-F1-RCL")]
+    assert _out(s) == _below(net, "S01-F1-SW2")
+
+
+def test_faults_on_two_feeders_at_once_each_get_their_own_plan():
+    net = _territory()
+    s = build_session(net, hours=2, seed=1, flisr="automatic")
+    s.world.inject(Fault("S01-F1-L0018", permanent=True), at_s=600.0)
+    s.world.inject(Fault("S01-F2-L0018", permanent=True), at_s=601.0)
+    s.world.run_to(900.0)
+    assert sorted(c.device for c in s.flisr.cases) == ["S01-F1-RCL", "S01-F2-RCL"]
+    assert all(c.state == "restored" for c in s.flisr.cases)
+    assert _out(s) == _below(net, "S01-F1-SW2") | _below(net, "S01-F2-SW2")
+
+
+def test_in_advisory_mode_the_plan_waits_for_the_dispatcher():
+    net = _territory()
+    s = build_session(net, hours=2, seed=1, flisr="advisory")
+    s.world.inject(Fault("S01-F1-L0018", permanent=True), at_s=600.0)
+    s.world.run_to(900.0)
+    case = s.flisr.cases[0]
+    order = s.idms.switching.orders[case.order]
+    assert case.state == "planned" and order.state.value == "draft"
+    assert _out(s) == _below(net, "S01-F1-RCL")  # nothing switched
+    desk = s.idms.switching
+    desk.approve(order.id, "dispatcher")
+    desk.execute(order.id, "dispatcher")
+    s.world.run_to(960.0)
+    assert _out(s) == _below(net, "S01-F1-SW2")
+
+
+def test_nothing_closes_into_the_located_fault_while_it_stands():
+    net = _territory()
+    s = build_session(net, hours=2, seed=1, flisr="automatic")
+    s.world.inject(Fault("S01-F1-L0018", permanent=True), at_s=600.0)
+    s.world.run_to(900.0)
+    ops = []
+    s.idms.scada.control("S01-F1-SW2", "close", "trainee", on_done=ops.append)
+    assert ops[0].reason.value == "refused" and "known fault" in ops[0].field_reason

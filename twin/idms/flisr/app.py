@@ -9,7 +9,8 @@ indicators' and targets' reports are in) the case is planned on the believed sta
   breakers, reclosers and sectionalisers, good quality only, a flag only when SCADA saw it go up
   within ``evidence_window_s`` of the lockout (an indicator that resets by hand or hours later
   still shows an earlier fault; one learned after a communications outage is of unknown age)
-  (:mod:`~twin.idms.flisr.locate`);
+  (:mod:`~twin.idms.flisr.locate`); and the protection's own word: a fuse still closed below the
+  lockout did not see the fault (coordinated, it would have cleared it first: ``trust_fuses``);
 * the devices FLISR may operate: remote, communicating (status of good quality), untagged, able
   to break load (breakers, reclosers, sectionalisers, load-break switches), not in another case's
   running order;
@@ -22,6 +23,10 @@ approved and run at once, as user ``flisr``; in ``advisory`` mode it stays a dra
 dispatcher, rehearsed. Cases are planned one after another in the order they come, each on the
 states its predecessors left: a storm's many lockouts each get their own plan and their own
 order, and a tie taken by one is not offered to the next.
+
+Communicating fault indicators left flagged on a line that has had power again for ``rearm_s``
+are reset by SCADA control (an indicator that resets by hand, or hours later, is otherwise blind
+to the next fault).
 
 When a crew reports a repair inside a case's faulted zones, the known fault goes; once the
 faulted zones have power again (the crew closed the isolation point), a return-to-normal order
@@ -85,9 +90,10 @@ class Flisr:
 
     def __init__(self, idms, *, mode: FlisrMode | str = FlisrMode.automatic, settle_s: float = 5.0,
                  breaker_settle_s: float = 60.0, load_margin: float = 1.25, evidence_window_s: float = 180.0,
-                 user: str = "flisr") -> None:
+                 rearm_s: float = 600.0, trust_fuses: bool = True, user: str = "flisr") -> None:
         self.idms, self.mode, self.user = idms, FlisrMode(mode), user
         self.evidence_window_s = evidence_window_s
+        self.trust_fuses = trust_fuses
         self.settle_s, self.breaker_settle_s, self.load_margin = settle_s, breaker_settle_s, load_margin
         self.net = idms.net
         self.desk = idms.switching
@@ -110,6 +116,13 @@ class Flisr:
             if idms.workforce is not None:
                 idms.workforce.subscribe(self._on_crew_report)
             idms.model.subscribe(self._on_change)
+            if rearm_s > 0:
+                idms.clock.call_later(rearm_s, self._rearm)
+            self.desk.listeners.append(self._on_order)
+            idms.clock.call_later(0.0, self._load_scale)  # the normal configuration solved once, before any case
+        self.rearm_s = rearm_s
+        self.rearmed = 0
+        """Communicating fault indicators reset by FLISR (flagged, their line live again)."""
 
     # -- cases --------------------------------------------------------------------------------------
     def _on_point(self, change, commanded: bool) -> None:
@@ -186,12 +199,15 @@ class Flisr:
         topo = build_topology(net, switch_open=closed)
         flagged, clear = self._evidence(topo, case.locked_s - self.evidence_window_s, case.locked_s + self.evidence_window_s)
         flagged = np.append(flagged, child_bus(topo, len(net.line) + row))  # the lockout itself
+        if self.trust_fuses:  # a fuse still closed below did not see this fault: it would have cleared it
+            clear = np.concatenate([clear, self._closed_fuses(topo, states)])
         operable = self._operable()
         operable[row] = True
         iso = isolate(topo, row, operable, flagged, clear)
         if iso is None:
             case.state = "nothing"
-            case.notes.append(f"{case.device} feeds nothing radially: no plan")
+            case.notes.append(f"{case.device} feeds nothing now (its source side is dead, or it is on a loop): "
+                              "the case of the device above handles it")
             self._open_case.pop(case.device, None)
             return
         case.isolation = iso
@@ -221,8 +237,8 @@ class Flisr:
                  case.plan_ms)
         if self.mode == FlisrMode.automatic:
             self.desk.approve(order.id, self.user)
-            self.desk.execute(order.id, self.user)
             case.state = "running"
+            self.desk.execute(order.id, self.user)
 
     def _evidence(self, topo, since_s: float, until_s: float) -> tuple[np.ndarray, np.ndarray]:
         """Child bus rows of the sensing points whose flag went up between ``since_s`` and
@@ -255,6 +271,13 @@ class Flisr:
             if child >= 0:
                 (flagged if point.value else clear).append(child)
         return np.array(flagged, np.int64), np.array(clear, np.int64)
+
+    def _closed_fuses(self, topo, states: np.ndarray) -> np.ndarray:
+        """Child bus rows of the fuses believed closed."""
+        rows = np.flatnonzero((self._kind == int(SwitchKind.fuse)) & ~states)
+        n_line = len(self.net.line)
+        kids = np.array([child_bus(topo, n_line + r) for r in rows.tolist()], np.int64)
+        return kids[kids >= 0]
 
     def _operable(self) -> np.ndarray:
         """Bool per switch row: FLISR may open and close it now."""
@@ -299,6 +322,18 @@ class Flisr:
         scale = measured / peak if peak > 0 else 1.0
         return float(min(max(scale, 0.2), 1.5) * self.load_margin)
 
+    def _on_order(self, order) -> None:
+        case = next((c for c in self.cases if c.order == order.id), None)
+        if case is None or case.state != "running":
+            return
+        if order.state == OrderState.done:
+            case.state = "restored"
+        elif order.state == OrderState.aborted or any(s.state.value == "failed" for s in order.steps):
+            case.state = "failed"
+            case.notes.append(f"order {order.id} halted: " + next((s.result for s in order.steps
+                                                                   if s.state.value == "failed"), "aborted"))
+            self._open_case.pop(case.device, None)
+
     # -- after the repair -----------------------------------------------------------------------
     def _on_crew_report(self, report: CrewReport) -> None:
         if report.kind != ReportKind.repaired or not report.line or self.net.line.get(report.line) is None:
@@ -313,10 +348,10 @@ class Flisr:
         if change.open or not len(change.regained):
             return
         for case in self.cases:
-            if case.state in ("restored", "running") and case.restoration is not None and case.restoration.ties \
+            if case.state == "restored" and case.restoration is not None and case.restoration.ties \
                     and not case.normal_order:
                 self._maybe_normal(case)
-            if case.state in ("running", "restored", "nothing", "failed") and case.isolation is not None \
+            if case.state in ("restored", "nothing", "failed") and case.isolation is not None \
                     and self.idms.model.energised_buses()[case.isolation.faulted].all():
                 self.desk.clear_fault(f"flisr:{case.id}")
                 if case.state == "nothing" or not case.restoration or not case.restoration.ties:
@@ -327,7 +362,6 @@ class Flisr:
         order = self.desk.orders.get(case.order)
         if order is None or order.state != OrderState.done:
             return
-        case.state = "restored"
         live = self.idms.model.energised_buses()
         if not live[case.isolation.faulted].all():
             return
@@ -364,6 +398,34 @@ class Flisr:
 
     def _sources(self, label: np.ndarray, conn) -> dict[int, int]:
         return {int(label[b]): int(b) for b in conn.source_bus.tolist()}
+
+    # -- indicators -------------------------------------------------------------------------------
+    def _rearm(self) -> None:
+        """Every ``rearm_s``: reset the communicating fault indicators still flagged whose line has
+        had power again for ``rearm_s`` (their fault is gone or behind an open device), so that
+        the next fault finds them armed; a flag left up cannot tell of another fault."""
+        scada, now = self.idms.scada, self.idms.clock.now()
+        live = self.idms.model.energised_buses()
+        line_bus = self.net.line
+        for d in list(scada.devices.values()):
+            if d.kind != "fault_indicator" or not d.remote:
+                continue
+            line = self._fci_line.get(d.element.split(".", 1)[1])
+            row = line_bus.get(line) if line else None
+            if row is None:
+                continue
+            try:
+                point = scada.points.get(d.id, "fault")
+            except Exception:  # noqa: BLE001 - never reported
+                continue
+            if point.value is not True or point.quality != Quality.good \
+                    or now - self._flag_s.get(d.id, -np.inf) < self.rearm_s:
+                continue
+            if live[self.net.bus.position(str(line_bus["from_bus"][row]))] and \
+                    live[self.net.bus.position(str(line_bus["to_bus"][row]))]:
+                scada.control(d.id, "reset", self.user)
+                self.rearmed += 1
+        self.idms.clock.call_later(self.rearm_s, self._rearm)
 
     # -- figures ------------------------------------------------------------------------------------
     def plan_times_ms(self) -> np.ndarray:

@@ -10,7 +10,8 @@ states and builds the order's steps:
 2. *downstream*: each section below a downstream isolation point is dead. Its candidate ties are
    open, operable devices with one end in it and the other end live (after step 1). Each is
    checked by closing it on the study states (:class:`~twin.idms.switching.checks.Checker`: the
-   power flow's loading and voltage); the first that passes, least loaded first, is used, and the
+   power flow's loading against ratings, and voltage against ANSI C84.1 range B, as emergency
+   restoration is); the first that passes, least loaded first, is used, and the
    downstream point is opened before it. Where no tie carries the whole section, it is split at
    an operable device inside it and the part nearer the tie is picked up (the rest waits for the
    repair). A section with no tie that passes is left as it is: its downstream point stays
@@ -149,7 +150,8 @@ def _first_tie(checker: Checker, study: Study, states: np.ndarray, row: int, tie
     trial[row] = True
     best, best_pct = None, np.inf
     for tie in ties[:limit]:
-        check = checker.check(Study(trial, study.tags, study.register), Step(StepKind.close, str(checker.net.switch.ids[tie])))
+        check = checker.check(Study(trial, study.tags, study.register), Step(StepKind.close, str(checker.net.switch.ids[tie])),
+                              emergency=True)
         if check.ok:
             pct = check.max_loading_pct if np.isfinite(check.max_loading_pct) else 0.0
             if pct < best_pct:
@@ -176,7 +178,8 @@ def _split_pickup(checker, study, states, row, area, ties, operable, used, ids) 
             part = label == label[end]
             options.append((int(part[conn.customer_bus].sum()), s, cut))
         for _, s, cut in sorted(options, key=lambda o: -o[0])[:3]:
-            check = checker.check(Study(cut, study.tags, study.register), Step(StepKind.close, str(ids[tie])))
+            check = checker.check(Study(cut, study.tags, study.register), Step(StepKind.close, str(ids[tie])),
+                                  emergency=True)
             if check.ok:
                 return tie, str(ids[s])
     return None, ""

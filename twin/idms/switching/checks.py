@@ -12,7 +12,8 @@ the tags on devices, the clearances) and lists the *problems* that forbid it:
   acknowledgement on the step;
 * a close that picks up load or makes a loop, after which the power flow finds an element above
   its rating or a voltage outside ANSI C84.1 range A in the island it touched, that was not so
-  before (the power flow of the study's states at the given load scale, part by part:
+  before (range B for an order restoring customers after a fault: :data:`EMERGENCY_PURPOSES`;
+  the power flow of the study's states at the given load scale, part by part:
   :class:`~twin.grid.powerflow.parts.PartSolver`); a close that only gives an island back its
   normal feed (no normally open point closed in it) carries no more than the normal
   configuration and is not solved;
@@ -32,14 +33,18 @@ import numpy as np
 
 from twin.grid.loading import ratings_a
 from twin.grid.network import Network
-from twin.grid.power_quality import RANGE_A
+from twin.grid.power_quality import RANGE_A, RANGE_B
 from twin.grid.powerflow.parts import PartSolver
 
 from .order import Performer, Step, StepKind, SwitchingOrder
 from .safety import SafetyRegister, study_register
 from .study import Connectivity
 
-__all__ = ["Checker", "Rehearsal", "StepCheck", "Study", "rehearse"]
+__all__ = ["Checker", "EMERGENCY_PURPOSES", "Rehearsal", "StepCheck", "Study", "rehearse"]
+
+EMERGENCY_PURPOSES = frozenset({"flisr"})
+"""Orders that restore customers after a fault: their voltages are checked against ANSI C84.1
+range B (acceptable for a limited time), as emergency restoration is, not range A."""
 
 
 @dataclass
@@ -121,11 +126,11 @@ class Checker:
     def __init__(self, net: Network, connectivity: Connectivity, *, solver: PartSolver | None = None,
                  faulted: Callable[[], np.ndarray] = lambda: np.empty(0, np.int64),
                  load_scale: Callable[[], float] = lambda: 1.0, max_loading_pct: float = 100.0,
-                 v_range_pu: tuple[float, float] = RANGE_A) -> None:
+                 v_range_pu: tuple[float, float] = RANGE_A, v_emergency_pu: tuple[float, float] = RANGE_B) -> None:
         self.net, self.connectivity = net, connectivity
         self.solver = solver if solver is not None else PartSolver(net)
         self.faulted, self.load_scale = faulted, load_scale
-        self.max_loading_pct, self.v_range_pu = max_loading_pct, v_range_pu
+        self.max_loading_pct, self.v_range_pu, self.v_emergency_pu = max_loading_pct, v_range_pu, v_emergency_pu
         self.critical = np.asarray(net.service_point["critical"], bool) if len(net.service_point) \
             else np.zeros(0, bool)
         self._ratings: dict | None = None
@@ -133,12 +138,14 @@ class Checker:
         self.power_flows = 0
 
     # -- one step ---------------------------------------------------------------------------------
-    def check(self, study: Study, step: Step, index: int = 0, *, power_flow: bool = True) -> StepCheck:
-        """The problems of ``step`` from ``study`` (nothing is changed)."""
+    def check(self, study: Study, step: Step, index: int = 0, *, power_flow: bool = True,
+              emergency: bool = False) -> StepCheck:
+        """The problems of ``step`` from ``study`` (nothing is changed); ``emergency``: voltages
+        against range B (restoration after a fault), else range A."""
         out = StepCheck(index, step.text())
         kind = step.kind
         if kind in (StepKind.open, StepKind.close):
-            self._switching(study, step, out, power_flow)
+            self._switching(study, step, out, power_flow, emergency)
         elif kind == StepKind.tag:
             if self.net.switch.get(step.target) is None:
                 out.problems.append(f"no switching device {step.target!r} to tag")
@@ -199,7 +206,7 @@ class Checker:
             return f"step names no clearance the IDMS holds ({step.clearance or 'none'})"
         return check(study.register)
 
-    def _switching(self, study: Study, step: Step, out: StepCheck, power_flow: bool) -> None:
+    def _switching(self, study: Study, step: Step, out: StepCheck, power_flow: bool, emergency: bool) -> None:
         net = self.net
         row = net.switch.get(step.target)
         if row is None:
@@ -237,7 +244,7 @@ class Checker:
             what = "two sources in parallel" if effect.parallel else "a loop"
             out.problems.append(f"closing {step.target} makes {what}: allow a temporary loop on the step if meant")
         if power_flow and (out.gained or out.loop) and not self._normal_feed(study.states, row):
-            self._power_flow(study, row, out)
+            self._power_flow(study, row, out, self.v_emergency_pu if emergency else self.v_range_pu)
 
     def _normal_feed(self, states: np.ndarray, row: int) -> bool:
         """Whether closing normally closed switch ``row`` leaves its island fed as in the normal
@@ -252,7 +259,7 @@ class Checker:
         ties = np.flatnonzero(normal_open & ~after)
         return not len(ties) or not (label[self.connectivity.switch_from[ties]] == label[self.connectivity.switch_from[row]]).any()
 
-    def _power_flow(self, study: Study, row: int, out: StepCheck) -> None:
+    def _power_flow(self, study: Study, row: int, out: StepCheck, v_range: tuple[float, float]) -> None:
         """Loading and voltage in the island the close of ``row`` touches, after it, against before."""
         after = study.states.copy()
         after[row] = False
@@ -274,7 +281,7 @@ class Checker:
         for ref, pct in worse.sort_values(ascending=False).head(3).items():
             out.problems.append(f"closing {self.net.switch.ids[row]} loads {ref} to {pct:.0f} % of its "
                                 f"rating at load scale {scale:.2f}")
-        lo, hi = self.v_range_pu
+        lo, hi = v_range
         if len(v) and (v.min() < lo or v.max() > hi):
             before_v = self.solver.solve(study.states, load_scale=scale).bus_v_pu()[island]
             before_v = before_v[np.nan_to_num(before_v, nan=0.0) > 0.0]
@@ -342,7 +349,8 @@ def rehearse(order: SwitchingOrder, checker: Checker, study: Study, *, power_flo
     checks = []
     for k in range(order.next, len(order.steps)):
         step = order.steps[k]
-        checks.append(checker.check(work, step, k, power_flow=power_flow))
+        checks.append(checker.check(work, step, k, power_flow=power_flow,
+                                    emergency=order.purpose in EMERGENCY_PURPOSES))
         checker.apply(work, step)
     end = checker.connectivity.customers_energised(work.states)
     return Rehearsal(order.id, checks, int(np.count_nonzero(start & ~end)), int(np.count_nonzero(~start & end)),

@@ -34,7 +34,7 @@ from twin.grid.network import Network
 from twin.idms.interfaces.workforce import CrewReport, ReportKind
 from twin.idms.scada.control import ControlOperation, Outcome, TagKind
 
-from .checks import Checker, Rehearsal, Study, rehearse
+from .checks import EMERGENCY_PURPOSES, Checker, Rehearsal, Study, rehearse
 from .order import OrderError, OrderState, Performer, Step, StepKind, StepState, SwitchingOrder
 from .safety import Clearance, SafetyRegister
 from .store import SwitchingStore
@@ -234,7 +234,7 @@ class SwitchingDesk:
                 return
             if step.state == StepState.failed:
                 return  # halted: the dispatcher resumes or aborts
-            check = self.checker.check(self.study(), step, order.next)
+            check = self.checker.check(self.study(), step, order.next, emergency=order.purpose in EMERGENCY_PURPOSES)
             if check.problems:
                 self._fail(order, step, "; ".join(check.problems), user)
                 return
