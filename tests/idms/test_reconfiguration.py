@@ -275,3 +275,26 @@ def test_an_overloaded_feeder_hands_its_far_end_to_a_light_neighbour(territories
     # at range A's 0.95 pu the far end would be too low: the overload stays, and says so
     strict = relieve_overloads(net, start, switchable=switchable, load_scale=scale, solver=solver)
     assert strict.objective_after > 0.0 and set(trunk) <= set(strict.violations)
+
+
+def test_a_loss_minimising_reconfiguration_becomes_a_switching_order_that_runs():
+    from tests.idms.test_switching import Session
+    from tests.idms.ties import feeders
+    from twin.idms.reconfiguration import minimise_losses
+    from twin.idms.switching import OrderState
+
+    # feeder A heavily loaded at its far end, feeder B light: the loss-optimal open point moves into A
+    net = feeders(kw={"a8": 1200.0, "a6": 900.0, "b2": 50.0, "b4": 50.0})
+    s = Session(net)
+    result = minimise_losses(net, s.idms.model.open.copy())
+    assert result.moves and result.losses_kw_after < result.losses_kw_before
+    order = s.desk.from_moves(result.moves, title="loss minimisation", user="engineer")
+    # the two feeders have their own sources: no parallel, the section moves break before make
+    assert result.moves[0].parallels_sources
+    assert [st.kind.value for st in order.steps] == ["open", "close"] and order.steps[0].acknowledged
+    s.desk.approve(order.id, "supervisor")
+    s.desk.execute(order.id, "operator")
+    s.run(60.0)
+    assert order.state == OrderState.done, order.text()
+    assert np.array_equal(s.world.grid.switch_open, result.switch_open)
+    assert not s.customers_out()

@@ -248,3 +248,20 @@ def test_an_outage_left_behind_two_fuses_when_the_recloser_closes_is_one_outage_
         assert o.start_s == 10.0 and o.line == lines[o.isolated_by]
         assert set(o.remaining.tolist()) == set(topo.customers_downstream(f"switch.{o.isolated_by}").tolist())
     assert sum(len(o.remaining) for o in standing) == int(np.count_nonzero(~grid.energised_customers))
+
+
+def test_a_tie_closed_onto_a_standing_fault_makes_it_strike_again_from_the_other_feeder():
+    net = generate_territory(2000, seed=3)
+    world = World(net, seed=1, resolve=False)
+    world.inject(Fault("S01-F1-L0016", permanent=True), at_s=10.0)  # below S01-F1's recloser
+    world.run_to(120.0)
+    grid = world.grid
+    assert grid.switch_open[net.switch.position("S01-F1-RCL")]  # locked out
+    tie = "S01-F1-TIE1"  # its far side on the neighbour, its near side in the dead section
+    grid.operate(world.now, tie, open_=False, why="closed by hand")
+    world.events.publish(world.now, EventKind.switch, device=tie, closed=True, by="test")
+    world.run_to(300.0)
+    again = [e for e in world.events.of(EventKind.fault) if e.data["restrike"]]
+    assert again and again[0].data["line"] == "S01-F1-L0016"
+    tripped = {e.data["device"] for e in world.events.of(EventKind.protection) if e.time_s > 120.0}
+    assert tripped and all(not d.startswith("S01-F1-") for d in tripped)  # the neighbour's protection answers

@@ -133,6 +133,27 @@ class SwitchingDesk:
         self._save(order)
         return order
 
+    def from_moves(self, moves, *, title: str, user: str, purpose: str = "reconfigure") -> SwitchingOrder:
+        """A draft order from a reconfiguration's moves (:class:`~twin.idms.reconfiguration.Move`:
+        close, then open): make-before-break with the loop allowed, except where the loop would
+        put two sources in parallel (break before make there, the section dropped a moment: the
+        open acknowledged). Devices SCADA cannot operate are left to a crew (named on the draft)."""
+        steps: list[Step] = []
+        for m in moves:
+            close = [Step(StepKind.close, m.close, by=self._by(m.close), crew=self._crew(m.close),
+                          allow_loop=bool(m.open) and not m.parallels_sources)] if m.close else []
+            open_ = [Step(StepKind.open, m.open, by=self._by(m.open), crew=self._crew(m.open),
+                          acknowledged=m.parallels_sources or not m.close)] if m.open else []
+            steps += (open_ + close) if m.parallels_sources else (close + open_)
+        return self.create(title, steps, user=user, purpose=purpose)
+
+    def _by(self, switch: str) -> Performer:
+        row = self.net.switch.get(switch)
+        return Performer.scada if row is not None and bool(self.net.switch["remote"][row]) else Performer.crew
+
+    def _crew(self, switch: str) -> str:
+        return "" if self._by(switch) == Performer.scada else "to be named"
+
     def get(self, order_id: str) -> SwitchingOrder:
         try:
             return self.orders[order_id]
