@@ -91,6 +91,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="the IDMS's field-device link: virtual (in process, the default) or dnp3 (the world's RTUs "
                         "as DNP3 outstations on loopback in a separate process, the IDMS polling them)")
     r.add_argument("--record", type=Path, help="record the session (a new SQLite file, e.g. recordings/NAME.twinrec)")
+    r.add_argument("--flisr", choices=["off", "advisory", "automatic"], default="off",
+                   help="the IDMS's FLISR: off (the default), advisory (plans switching orders for the desk) or "
+                        "automatic (runs them); territory:N:flisr equips every feeder for it")
 
     dp = sub.add_parser("dnp3-points", help="the DNP3 points map of a model's RTUs (YAML), for a DNP3 master")
     dp.add_argument("model", help="OpenDSS master file, native model folder, or territory:N")
@@ -186,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "run":
             return _run(args.model, storm=args.storm, hours=args.hours, seed=args.seed, report=args.report,
                         ami=not args.no_ami, rules=args.rules, store=args.store, record=args.record,
-                        devices=args.devices)
+                        devices=args.devices, flisr=args.flisr)
         if args.command == "dnp3-points":
             return _dnp3_points(args)
         if args.command in ("train", "instruct", "screenshot"):
@@ -305,7 +308,8 @@ def _simulate(model: str, *, hours: float, storm: str | None, seed: int, events:
 
 
 def _run(model: str, *, storm: str | None, hours: float, seed: int, report: Path | None, ami: bool,
-         rules: str | None, store: Path | None, record: Path | None = None, devices: str = "virtual") -> int:
+         rules: str | None, store: Path | None, record: Path | None = None, devices: str = "virtual",
+         flisr: str = "off") -> int:
     """World and IDMS through a storm, the automatic dispatcher at the desk; prints the summary."""
     from twin.session import run_session
 
@@ -322,7 +326,7 @@ def _run(model: str, *, storm: str | None, hours: float, seed: int, report: Path
         net, session = restore(model, session_from)
         print(f"restored {model} at {session.world.now / 3600.0:.2f} h")
     else:
-        meta = run_settings(model, storm=storm, hours=hours, seed=seed, ami=ami, rules=rules)
+        meta = run_settings(model, storm=storm, hours=hours, seed=seed, ami=ami, rules=rules, flisr=flisr)
     if not model.endswith(".json"):
         net, session = session_from(meta, store=store, model_file=model)
     recorder = None
@@ -335,6 +339,8 @@ def _run(model: str, *, storm: str | None, hours: float, seed: int, report: Path
         recorder.close(end_s=session.world.now)
         print(f"recorded {recorder.seq:,} events to {record}")
     print(summary.text())
+    if session.flisr is not None:
+        print(session.flisr.summary())
     if report is not None:
         from twin.session import write_report
 

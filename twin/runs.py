@@ -17,9 +17,10 @@ __all__ = ["network_from", "ready_for_world", "run_settings", "scenario_from", "
 
 
 def run_settings(model: str, *, storm: str | None = None, hours: float = 24.0, seed: int = 0, ami: bool = True,
-                 rules: str | None = None, dispatcher: bool = True) -> dict[str, Any]:
-    """The settings of a run on ``model`` (a scenario file, a model file or ``territory:N``);
-    ``dispatcher`` False for a trainee's session (the trainee at the desk)."""
+                 rules: str | None = None, dispatcher: bool = True, flisr: str = "off") -> dict[str, Any]:
+    """The settings of a run on ``model`` (a scenario file, a model file, ``territory:N`` or
+    ``territory:N:flisr``, a territory equipped for FLISR); ``dispatcher`` False for a trainee's
+    session (the trainee at the desk); ``flisr`` the IDMS's FLISR mode (off, advisory, automatic)."""
     if model.endswith((".yaml", ".yml")):
         meta: dict[str, Any] = {"scenario": Path(model).read_text(encoding="utf-8") if Path(model).exists() else "",
                                 "scenario_file": str(Path(model).resolve()), "rules": rules}
@@ -28,6 +29,8 @@ def run_settings(model: str, *, storm: str | None = None, hours: float = 24.0, s
                 "hours": hours, "seed": seed, "ami": ami, "rules": rules}
     if not dispatcher:
         meta["dispatcher"] = False
+    if flisr != "off":
+        meta["flisr"] = flisr
     return meta
 
 
@@ -72,13 +75,14 @@ def session_from(meta: dict, *, store: Path | None = None, model_file: str | Non
         else:
             scenario = scenario_from(meta)
         net = _scenario_network(scenario)
-        session = build_session(net, scenario=scenario, store=store, rules=meta.get("rules"), dispatcher=dispatcher)
+        session = build_session(net, scenario=scenario, store=store, rules=meta.get("rules"), dispatcher=dispatcher,
+                                flisr=meta.get("flisr", "off"))
     else:
         seed = int(meta["seed"])
         net = world_network(str(meta["model"]), seed=seed, storm=meta.get("storm"))
         session = build_session(net, hours=float(meta["hours"]), storm=meta.get("storm"), seed=seed,
                                 ami=bool(meta.get("ami", True)), rules=meta.get("rules"), store=store,
-                                dispatcher=dispatcher)
+                                dispatcher=dispatcher, flisr=meta.get("flisr", "off"))
     until = meta.get("dispatcher_until_s")
     if until is not None and session.dispatcher is not None:
         session.idms.clock.call_later(float(until) - session.idms.clock.now(), session.dispatcher.stop)
@@ -86,12 +90,13 @@ def session_from(meta: dict, *, store: Path | None = None, model_file: str | Non
 
 
 def world_network(model: str, *, seed: int, storm: str | None, save_model: Path | None = None):
-    """The network a world runs on: ``territory:N`` generated with ``seed``, or a model file
-    made ready for the world (:func:`ready_for_world`)."""
+    """The network a world runs on: ``territory:N`` (or ``territory:N:flisr``, equipped for FLISR)
+    generated with ``seed``, or a model file made ready for the world (:func:`ready_for_world`)."""
     if model.startswith("territory:"):
         from twin.world.territory import generate_territory
 
-        return generate_territory(int(model.partition(":")[2].replace("_", "")), seed=seed)
+        size, _, automation = model.partition(":")[2].partition(":")
+        return generate_territory(int(size.replace("_", "")), seed=seed, automation=automation or "standard")
     from twin.grid.io import load_model
 
     return ready_for_world(load_model(model), storm=storm, save_model=save_model)

@@ -91,7 +91,8 @@ def test_a_session_killed_mid_storm_replays_up_to_its_last_event(tmp_path):
 
 def _record_lockout(path: Path, *, trip_tagged: bool) -> None:
     """The blue-sky lockout recorded with a trainee who tags S01-F3-RCL at 300 s, tries to trip it
-    at 600 s (``trip_tagged``) and closes S01-F2-BKR into its fault at 1800 s."""
+    at 600 s (``trip_tagged``) and tries to close S01-F2-BKR into its fault at 1800 s (refused:
+    the crew has found it)."""
     from twin.instructor.scenario import load_scenario
     from twin.session import build_session, run_session
 
@@ -115,7 +116,7 @@ def test_a_trainees_actions_are_recorded_as_theirs_and_done_again_in_the_re_run(
     _record_lockout(path, trip_tagged=True)
     rows = Recording(path).rows()
     mine = [(r.kind, r.sim_s) for r in rows if r.source == "trainee"]
-    assert mine == [("tag", 300.0), ("control", 600.0), ("control", 1800.0)]
+    assert mine == [("tag", 300.0), ("control", 600.0), ("control", 1800.0), ("refused", 1800.0)]
     assert any(r.source == "idms" and r.kind == "alarm" and json.loads(r.data)["acknowledged"] for r in rows)
     same, text = verify(path, session_from)
     assert same, text

@@ -57,25 +57,25 @@ def test_a_trainee_who_does_nothing_scores_worse_than_the_automatic_dispatcher(l
     assert "never" in html_path.read_text() and "No violation." in html_path.read_text()
 
 
-def test_a_trainee_who_operates_a_tagged_switch_or_closes_into_the_fault_is_flagged(lockout, expert, tmp_path):
+def test_a_trainee_who_operates_a_tagged_switch_or_closes_into_the_known_fault_is_flagged(lockout, expert, tmp_path):
     def trainee(session):
         idms, clock = session.idms, session.idms.clock
         idms.scada.place_tag("S01-F3-RCL", "hold", user="crew S01-LC2", reason="crew working below")
         clock.call_later(600.0, lambda: idms.scada.control("S01-F3-RCL", "trip", "trainee"))
-        clock.call_later(1800.0, lambda: idms.scada.control("S01-F2-BKR", "close", "trainee"))  # fault still there
+        clock.call_later(1800.0, lambda: idms.scada.control("S01-F2-BKR", "close", "trainee"))  # fault found, not repaired
 
     session, m = _run(lockout, dispatcher=True, trainee=trainee)
-    assert m.safety == 3, m.violations
+    assert m.safety == 2, m.violations
     assert any("tried to trip S01-F3-RCL, tagged (hold)" in v for v in m.violations)
-    assert any("S01-F2-BKR closed from the control room into a fault" in v for v in m.violations)
-    assert any("put power on S01-F2-L0002, where crew S01-LC1 was working" in v for v in m.violations)  # at 0.5 h
+    # the crew has found the fault: the IDMS refuses the close into it, and the attempt stands
+    assert any("tried to close S01-F2-BKR: closing S01-F2-BKR energises a known fault" in v for v in m.violations)
     sheet = score(m, expert, lockout.weights, actions=session.keeper.actions("trainee"))
-    assert [a for _, a in sheet.actions] == ["trip S01-F3-RCL: failed (tagged)", "close S01-F2-BKR: confirmed"]
+    assert [a for _, a in sheet.actions] == ["trip S01-F3-RCL: failed (tagged)", "close S01-F2-BKR: failed (refused)"]
     assert sheet.parts["safety"] == 0.0 and sheet.total < score(expert, expert, lockout.weights).total
     _, html_path = write_score_sheet(sheet, session.world.events.events, tmp_path)
     page = html_path.read_text()
-    assert "tagged (hold)" in page and "<td class=l>close S01-F2-BKR: confirmed</td>" in page
-    assert page.count("S01-F2-BKR trip") == 2  # the fault, and again on the trainee's close
+    assert "tagged (hold)" in page and "<td class=l>close S01-F2-BKR: failed (refused)</td>" in page
+    assert page.count("S01-F2-BKR trip") == 1  # the fault only: the trainee's close never went out
 
 
 def test_a_trainee_who_puts_power_on_a_line_a_crew_is_repairing_is_flagged(lockout):

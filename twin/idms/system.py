@@ -75,6 +75,7 @@ class Idms:
                                        workforce=workforce, device_of=lambda s: self._device_of.get(s, s))
         """Switching orders, clearances and the check every operation goes through."""
         self.scada.controls.guards.append(self._guard)
+        self.switching.actions.append(lambda kind, data: self._tell(kind, data))
         self.scada.subscribe(self._on_point)
         self.scada.alarms.listeners.append(self._on_alarm)
         if workforce is not None:
@@ -86,7 +87,9 @@ class Idms:
         self.actions: list[Callable[[str, dict[str, Any]], None]] = []
         """Called ``listener(kind, data)`` for each action a user takes outside SCADA's controls
         (``acknowledge``: alarm, user; ``dispatch``: crew, outage, device, line, user; ``call_out``:
-        crews, user): who did what, for a recording (SCADA's controls and tags tell their own listeners)."""
+        crews, user; ``switch``: crew, device, open, user; the switching desk's ``order_*`` and
+        ``clearance_new``): who did what, for a recording (SCADA's controls and tags tell their own
+        listeners)."""
 
     def start(self) -> None:
         """Take up what the store holds (a restart), then start SCADA (its first integrity scan

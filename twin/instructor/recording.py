@@ -239,6 +239,8 @@ def run_as_recorded(net, session, meta: dict[str, Any], last_s: float) -> None:
 def reapply(session, actions: list[Row]) -> None:
     """A person's recorded controls and tags, done again at their simulated times (a re-run
     replays the trainee too)."""
+    from twin.idms.switching.order import Step
+
     idms = session.idms
     scada = idms.scada
     do = {"control": lambda d: scada.control(d["device"], d["action"], d["user"]),
@@ -247,6 +249,16 @@ def reapply(session, actions: list[Row]) -> None:
           "acknowledge": lambda d: idms.acknowledge(d["alarm"], d["user"]),
           "dispatch": lambda d: idms.dispatch(d["crew"], d["outage"], d["user"]),
           "call_out": lambda d: idms.call_out(d["user"]),
+          "switch": lambda d: idms.switch_by_crew(d["crew"], d["device"], d["open"], d["user"]),
+          "clearance_new": lambda d: idms.switching.new_clearance(d["crew"], d["work"], d["points"], grounds=d["grounds"],
+                                                                  location=d["location"], user=d["user"]),
+          "order_new": lambda d: idms.switching.create(d["title"], [Step.from_record(s) for s in d["steps"]],
+                                                       user=d["user"], purpose=d["purpose"], clearances=d["clearances"]),
+          "order_approve": lambda d: idms.switching.approve(d["order"], d["user"]),
+          "order_execute": lambda d: idms.switching.execute(d["order"], d["user"]),
+          "order_confirm": lambda d: idms.switching.confirm(d["order"], d["user"], d["note"]),
+          "order_resume": lambda d: idms.switching.resume(d["order"], d["user"]),
+          "order_abort": lambda d: idms.switching.abort(d["order"], d["user"], d["reason"]),
           "inject": lambda d: _inject_again(session, d)}
     # the actions of one moment together, in their order: a person's actions between two steps of
     # the world (a paused session, one frame) run back to back, before what the first of them set off

@@ -10,8 +10,9 @@ simulated minute); :meth:`Scorekeeper.measures` then reads the session's end sta
 * ``fault_isolation_s``: median over sustained outages with a fault found of the time from their
   start to a crew finding it (the fault located and its section isolated for repair);
 * ``crew_idle``: the share of crew-minutes on duty with no job;
-* ``safety``: violations, each listed: a control attempted on a tagged device (the IDMS refuses
-  it, the attempt stands), a device closed from the control room into a fault (its protection
+* ``safety``: violations, each listed: a control attempted on a tagged device, or one the
+  switching desk refuses (into a known fault, into a section held under a clearance: the IDMS
+  refuses it, the attempt stands), a device closed from the control room into a fault (its protection
   opened again within ``reclose_window_s``), a device closed from the control room that put power
   on a line a crew was working on (from the crew's arrival there to patrol or repair it, to its
   repair or hand-over), and a crew sent onto a line that was live with a fault standing on it
@@ -125,6 +126,8 @@ class Scorekeeper:
         violations = [f"{op.user} tried to {op.action} {op.device}, tagged ({', '.join(t.kind.value for t in op.tags)})"
                       f" at {op.requested_s / 3600.0:.2f} h" for op in idms.scada.controls.log
                       if op.reason == FailReason.tagged]
+        violations += [f"{op.user} tried to {op.action} {op.device}: {op.field_reason} at {op.requested_s / 3600.0:.2f} h"
+                       for op in idms.scada.controls.log if op.reason == FailReason.refused]
         violations += self._closed_into_faults(events)
         violations += self._unsafe
         sp = world.grid.net.service_point

@@ -429,4 +429,17 @@ class Flisr:
 
     # -- figures ------------------------------------------------------------------------------------
     def plan_times_ms(self) -> np.ndarray:
+        """Wall time (ms) each planned case took, location to rehearsed order."""
         return np.array([c.plan_ms for c in self.cases if np.isfinite(c.plan_ms)])
+
+    def summary(self) -> str:
+        """One line for a run's summary."""
+        from collections import Counter
+
+        states = Counter(c.state for c in self.cases)
+        ms = self.plan_times_ms()
+        back = sum(c.restoration.restored for c in self.cases if c.restoration is not None)
+        timing = f"; planning {np.median(ms):.0f} ms median, {ms.max():.0f} ms at most" if len(ms) else ""
+        return (f"FLISR ({self.mode.value}): {len(self.cases)} lockouts, "
+                + (", ".join(f"{n} {k}" for k, n in sorted(states.items())) or "none")
+                + f"; {back:,} customers restored by its plans{timing}; {self.rearmed} indicators re-armed")

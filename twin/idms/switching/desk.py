@@ -67,6 +67,10 @@ class SwitchingDesk:
         self.checker = Checker(net, self.connectivity, solver=solver, faulted=self.faulted_buses, load_scale=load_scale)
         self.orders: dict[str, SwitchingOrder] = {}
         self.listeners: list[Callable[[SwitchingOrder], None]] = []  # told of every change of an order
+        self.actions: list[Callable[[str, dict[str, Any]], None]] = []
+        """Called ``listener(kind, data)`` for each thing a user does at the desk (``order_new``,
+        ``order_approve``, ``order_execute``, ``order_confirm``, ``order_resume``, ``order_abort``,
+        ``clearance_new``; ``data`` names the user): who did what, for a recording."""
         self._seq = 0
         self._running: dict[str, str] = {}  # order id -> what its running step waits for
         if workforce is not None:
@@ -118,7 +122,10 @@ class SwitchingDesk:
         """Write a clearance (see :class:`~twin.idms.switching.safety.Clearance`); its section is
         worked out now and the points checked to isolate it."""
         c = Clearance(self.register.new_id(), crew, work, list(points), list(grounds), location)
-        return self.register.register(c, user)
+        c = self.register.register(c, user)
+        self._tell("clearance_new", {"clearance": c.id, "crew": crew, "work": work, "points": list(points),
+                                     "grounds": list(grounds), "location": location, "user": user})
+        return c
 
     def create(self, title: str, steps: list[Step], *, user: str, purpose: str = "manual",
                clearances: list[str] = ()) -> SwitchingOrder:
@@ -131,6 +138,8 @@ class SwitchingDesk:
         order.note(self.clock.now(), user, "written")
         self.orders[order.id] = order
         self._save(order)
+        self._tell("order_new", {"order": order.id, "title": title, "steps": [s.record() for s in order.steps],
+                                 "purpose": purpose, "clearances": list(clearances), "user": user})
         return order
 
     def from_moves(self, moves, *, title: str, user: str, purpose: str = "reconfigure") -> SwitchingOrder:
@@ -176,6 +185,7 @@ class SwitchingDesk:
         order.state, order.approved_by = OrderState.approved, user
         order.note(self.clock.now(), user, "approved")
         self._save(order)
+        self._tell("order_approve", {"order": order.id, "user": user})
         return result
 
     # -- running ------------------------------------------------------------------------------------
@@ -187,6 +197,7 @@ class SwitchingDesk:
         order.state = OrderState.in_progress
         order.note(self.clock.now(), user, "started")
         self._save(order)
+        self._tell("order_execute", {"order": order.id, "user": user})
         self._advance(order, user)
         return order
 
@@ -197,6 +208,7 @@ class SwitchingDesk:
         step = self._current(order)
         if step is None or step.state != StepState.running or step.kind not in _WAITS:
             raise OrderError(f"{order.id} waits for no crew confirmation now")
+        self._tell("order_confirm", {"order": order.id, "note": note, "user": user})
         try:
             self._carry_out(order, step, user)
         except Exception as err:  # noqa: BLE001 - the register's refusal halts the order, it does not crash it
@@ -213,6 +225,7 @@ class SwitchingDesk:
         if step is not None:
             step.state, step.result = StepState.pending, ""
         order.note(self.clock.now(), user, "resumed")
+        self._tell("order_resume", {"order": order.id, "user": user})
         self._advance(order, user)
         return order
 
@@ -225,6 +238,7 @@ class SwitchingDesk:
         self._running.pop(order.id, None)
         order.note(self.clock.now(), user, f"aborted: {reason}")
         self._save(order)
+        self._tell("order_abort", {"order": order.id, "reason": reason, "user": user})
         return order
 
     def restore(self) -> None:
@@ -369,6 +383,10 @@ class SwitchingDesk:
         log.warning("switching order %s halted at step %d (%s): %s", order.id, order.next + 1, step.text(), why)
         self._save(order)
         return order
+
+    def _tell(self, kind: str, data: dict[str, Any]) -> None:
+        for listener in self.actions:
+            listener(kind, data)
 
     def _save(self, order: SwitchingOrder) -> None:
         self.store.save_order(order)
