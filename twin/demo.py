@@ -131,7 +131,60 @@ def run_demo(out: Path, *, customers: int = 20_000, seed: int = 1) -> int:
 
     print("\n== 10. The same IDMS over DNP3: the world's RTUs as outstations in another process ==")
     status |= _dnp3(out, seed)
+
+    print("\n== 11. Switching: FLISR on a lockout, then planned work under a clearance ==")
+    status |= _switching(seed)
     return status
+
+
+def _switching(seed: int) -> int:
+    """A permanent fault past a recloser on a territory equipped for FLISR (as `twin run
+    territory:5000:flisr --flisr automatic`): the plan, its order and who is out; then a planned
+    outage study on the same desk, its isolation run, and a close into the held section refused."""
+    from twin.idms.planned_outage import PlannedWork, study_outage
+    from twin.session import build_session
+    from twin.world.physics import Fault
+    from twin.world.territory import generate_territory
+
+    net = generate_territory(5000, seed=seed, automation="flisr")
+    session = build_session(net, hours=4.0, seed=seed, flisr="automatic")
+    world, idms = session.world, session.idms
+    sw, line = net.switch, net.line
+    first = str(line.ids[list(line["from_bus"]).index(sw["to_bus"][sw.position("S01-F1-RCL")])])
+    world.inject(Fault(first, permanent=True, cause="tree"), at_s=600.0)
+    most = [0]
+    world.grid.listeners.append(lambda now, lost, back: most.__setitem__(0, max(most[0], int((~world.grid.energised_customers).sum()))))
+    world.run_to(900.0)
+    before = most[0]
+    case = session.flisr.cases[0]
+    after = int((~world.grid.energised_customers).sum())
+    print(f"  permanent fault on {first}, just past S01-F1-RCL: {before:,} customers out at the lockout; FLISR "
+          f"planned in {case.plan_ms:.0f} ms, {after:,} out five minutes later (the faulted zone)")
+    print("  " + idms.switching.orders[case.order].text().replace("\n", "\n  "))
+    world.run_to(12 * 3600.0)
+    normal = idms.switching.orders.get(case.normal_order)
+    print(f"  after the repair: {normal.text().splitlines()[0] if normal else 'no return-to-normal order'}; "
+          f"{int((~world.grid.energised_customers).sum())} customers out")
+    trunk = str(line.ids[list(line["from_bus"]).index(sw["to_bus"][sw.position("S01-F2-SW1")])])
+    study = study_outage(idms.switching, PlannedWork(trunk, world.now + 3600.0, 4.0, "S01-LC1", "replace a crossarm"),
+                         user="planner", load_scale=0.6)  # a night's work: the forecast at 60 % of peak
+    text = study.text().splitlines()
+    print("  " + text[0] + "\n  " + "\n  ".join(t[:160] for t in text[1:7]))
+    desk = idms.switching
+    order = study.isolation
+    for step in order.steps:
+        step.acknowledged = True  # the planner has told the critical customers
+    desk.approve(order.id, "supervisor")
+    desk.execute(order.id, "dispatcher")
+    world.run_to(world.now + 1800.0)  # the crews' field steps, where the section's devices are manual
+    waiting = order.next < len(order.steps) and order.steps[order.next].state.value == "running"
+    if order.state.value == "in_progress" and waiting:
+        desk.confirm(order.id, "dispatcher", "S01-LC1: grounds on")
+    print("  " + order.text().replace("\n", "\n  "))
+    op = idms.scada.control(study.upstream, "close", "trainee")
+    print(f"  {order.id} {order.state.value}; clearance {study.clearance.id} {desk.register.get(study.clearance.id).state.value}"
+          f" for S01-LC1; a trainee's close of {study.upstream}: {op.outcome.value} ({op.reason.value if op.reason else ''})")
+    return 0 if order.state.value == "done" and op.outcome.value == "failed" else 1
 
 
 def _dnp3(out: Path, seed: int) -> int:

@@ -201,3 +201,20 @@ def test_nothing_closes_into_the_located_fault_while_it_stands():
     ops = []
     s.idms.scada.control("S01-F1-SW2", "close", "trainee", on_done=ops.append)
     assert ops[0].reason.value == "refused" and "known fault" in ops[0].field_reason
+
+
+def test_the_console_shows_the_proposal_and_runs_it_on_the_dispatchers_word():
+    from twin.idms.console.commands import RunOrder
+    from twin.idms.console.desk import Desk
+
+    net = _territory()
+    s = build_session(net, hours=2, seed=1, flisr="advisory")
+    desk = Desk(s.idms, user="trainee")
+    s.world.inject(Fault("S01-F1-L0018", permanent=True), at_s=600.0)
+    s.world.run_to(900.0)
+    order = desk.proposed_order()
+    assert order is not None and any(f"FLISR proposes {order.id}" in m for _, m in desk.messages)
+    result = desk.execute(RunOrder(order.id))
+    assert result.ok, result.text
+    s.world.run_to(960.0)
+    assert _out(s) == _below(net, "S01-F1-SW2") and order.approved_by == "trainee"

@@ -6,13 +6,17 @@ of them, and the plan checked against the load forecast for the work's hours.
 starts and how long it lasts; the crew) and the switching desk of an IDMS:
 
 * the *section*: the buses around the work location bounded by switching devices of any kind
-  (a fuse's cutout isolates a lateral as well as a switch does); its isolation points are every
-  device on its boundary, normally open ties included (they are tagged open);
+  (a fuse's cutout isolates a lateral as well as a switch does); its isolation points are the
+  devices on its boundary through which a source could reach it, normally open ties included
+  (they are tagged open); a fuse into a dead-end lateral is none (the lateral is dead with the
+  section, and inside the clearance);
 * the *areas* beyond its downstream points, which lose power with it unless a *back-feed* picks
   them up: an open tie with one end in the area and the other live, checked by the power flow at
   the highest load the forecast gives over the work's hours (:class:`~twin.idms.switching.checks.Checker`);
   a back-feed is closed before the downstream point opens (make-before-break, a brief loop; two
-  sources in parallel are not made: such an area is dropped for a moment first);
+  sources in parallel are not made: such an area is dropped for a moment first). Where no tie
+  carries the whole area, the area is split at a device that breaks load and the part beyond it
+  is picked up, the part between the split and the work staying out with the section;
 * the *orders*: the isolation (back-feeds, open the points, verify dead, tag each for the
   clearance, ground at the work location, issue the clearance to the crew) and the restoration
   (take it back, remove the grounds, untag, close the points, return the back-fed areas to their
@@ -33,10 +37,16 @@ import numpy as np
 
 from twin.errors import TwinError
 from twin.idms.switching.checks import Rehearsal, Study
+from twin.grid.schema import SwitchKind
 from twin.idms.switching.order import Performer, Step, StepKind, SwitchingOrder
+from twin.idms.switching.pickup import best_tie, split_pickup, ties_into
 from twin.idms.switching.safety import Clearance
 
 __all__ = ["OutageStudy", "PlannedWork", "PlannedWorkError", "study_outage"]
+
+
+_SPLITTABLE = np.array([int(SwitchKind.breaker), int(SwitchKind.recloser), int(SwitchKind.sectionaliser),
+                        int(SwitchKind.load_break_switch)])  # devices that break load
 
 
 class PlannedWorkError(TwinError):
@@ -152,9 +162,18 @@ def _plan(desk, work, states, section, in_section, points, upstream, ids, user, 
                         customers_without_back_feeds=int(lost_plain.sum()))
     steps: list[Step] = []
     back: list[Step] = []
-    used: set[int] = set(points)
+    used: set[int] = set(points.tolist())
     s = states.copy()
-    for p in down:  # back-feed each area beyond a downstream point, if a tie can carry it
+
+    def by_crew(row: int) -> Performer:
+        return Performer.scada if bool(net.switch["remote"][row]) else Performer.crew
+
+    def crew_of(row: int) -> str:
+        return work.crew if by_crew(row) == Performer.crew else ""
+
+    splittable = np.isin(np.asarray(net.switch["kind"], np.int64), _SPLITTABLE)
+    fed_back: set[int] = set()  # downstream points whose whole area is back-fed
+    for p in down:  # back-feed each area beyond a downstream point, whole or split, if a tie can carry it
         outer = _outer(conn, p, in_section)
         apart = s.copy()
         apart[points] = True
@@ -162,35 +181,39 @@ def _plan(desk, work, states, section, in_section, points, upstream, ids, user, 
         if live[outer]:
             continue  # fed from elsewhere already
         area = label == label[outer]
-        open_rows = [int(r) for r in np.flatnonzero(apart) if r not in used]
-        ties = [r for r in open_rows if (area[conn.switch_from[r]] and live[conn.switch_to[r]])
-                or (area[conn.switch_to[r]] and live[conn.switch_from[r]])]
-        chosen = None
-        for t in ties[:4]:
-            # the area picked up with the section isolated (the order itself makes before it breaks)
-            check = checker.check(Study(apart, {}, desk.register), Step(StepKind.close, ids[t]))
-            if check.ok:
-                chosen = t
-                break
-            study.notes.append(f"tie {ids[t]} cannot back-feed the area below {ids[p]}: {'; '.join(check.problems)}")
+        ties = ties_into(checker, apart, area, np.ones(len(s), bool), used)
+        notes: list[str] = []
+        chosen, cut = best_tie(checker, Study(apart, {}, desk.register), apart, ties, limit=4, notes=notes), p
+        if chosen is None and ties:
+            chosen, cut = split_pickup(checker, Study(apart, {}, desk.register), apart, area, ties, splittable,
+                                       exclude=used)
         if chosen is None:
+            study.notes += [f"{n} (the area below {ids[p]})" for n in notes]
             continue
+        # the area (or the part of it beyond the split) moves to the tie before the work: make
+        # before break, or, where that would put two sources in parallel, break before make
         parallel = conn.effect(s, chosen, False).parallel
+        move = [Step(StepKind.close, ids[chosen], by=by_crew(chosen), crew=crew_of(chosen), allow_loop=True,
+                     note=f"back-feed the area below {ids[p]}"),
+                Step(StepKind.open, ids[cut], by=by_crew(cut), crew=crew_of(cut), note="the area is on its back-feed")]
+        home = [Step(StepKind.close, ids[cut], by=by_crew(cut), crew=crew_of(cut), allow_loop=True,
+                     note="the area back on its feeder"),
+                Step(StepKind.open, ids[chosen], by=by_crew(chosen), crew=crew_of(chosen), note="normally open again")]
         if parallel:
-            steps += [Step(StepKind.open, ids[p], acknowledged=True, note="drop the area for its back-feed"),
-                      Step(StepKind.close, ids[chosen], note=f"back-feed the area below {ids[p]}")]
-        else:
-            steps += [Step(StepKind.close, ids[chosen], allow_loop=True, note=f"back-feed the area below {ids[p]}"),
-                      Step(StepKind.open, ids[p], note="the area is on its back-feed")]
-        back_steps = [Step(StepKind.close, ids[p], allow_loop=not parallel, acknowledged=True,
-                           note="the area back on its feeder"),
-                      Step(StepKind.open, ids[chosen], acknowledged=True, note="normally open again")]
-        if parallel:
-            back_steps.reverse()
-        back = back_steps + back
-        s[chosen], s[p] = False, True
-        used.add(chosen)
-        study.back_feeds.append((ids[p], ids[chosen]))
+            move = [Step(StepKind.open, ids[cut], by=by_crew(cut), crew=crew_of(cut), acknowledged=True,
+                         note="drop the area for its back-feed"),
+                    Step(StepKind.close, ids[chosen], by=by_crew(chosen), crew=crew_of(chosen),
+                         note=f"back-feed the area below {ids[p]}")]
+            home = [Step(StepKind.open, ids[chosen], by=by_crew(chosen), crew=crew_of(chosen), acknowledged=True,
+                         note="normally open again"),
+                    Step(StepKind.close, ids[cut], by=by_crew(cut), crew=crew_of(cut), note="the area back on its feeder")]
+        steps += move
+        back = home + back
+        s[chosen], s[cut] = False, True
+        used.update({chosen, cut})
+        if cut == p:
+            fed_back.add(p)
+        study.back_feeds.append((ids[cut], ids[chosen]))
     after = s.copy()
     after[points] = True
     _, live_end = conn.islands(after)
@@ -201,9 +224,8 @@ def _plan(desk, work, states, section, in_section, points, upstream, ids, user, 
         study.critical_out = net.service_point.ids[out_mask & crit].astype(str).tolist()
     loc_bus = str(net.bus.ids[section[0]]) if work.location not in study.section else work.location
     ground_bus = work.location if work.location in study.section else loc_bus
-    by_crew = lambda row: Performer.scada if bool(net.switch["remote"][row]) else Performer.crew  # noqa: E731
     isolate = list(steps)
-    for p in [upstream] + [p for p in down if ids[p] not in {a for a, _ in study.back_feeds}]:
+    for p in [upstream] + [p for p in down if p not in fed_back]:
         # critical customers out: the dispatcher acknowledges them on the order before approval
         isolate.append(Step(StepKind.open, ids[p], by=by_crew(p), crew=work.crew if by_crew(p) == Performer.crew else "",
                             acknowledged=not study.critical_out, note="isolate the work"))
@@ -222,7 +244,7 @@ def _plan(desk, work, states, section, in_section, points, upstream, ids, user, 
     restore = [Step(StepKind.take_back, by=Performer.crew, crew=work.crew, clearance=clearance.id),
                Step(StepKind.remove_ground, ground_bus, by=Performer.crew, crew=work.crew, clearance=clearance.id)]
     restore += [Step(StepKind.untag, ids[p], by=Performer.dispatcher, clearance=clearance.id) for p in points]
-    for p in [p for p in down if ids[p] not in {a for a, _ in study.back_feeds}] + [upstream]:
+    for p in [p for p in down if p not in fed_back] + [upstream]:
         restore.append(Step(StepKind.close, ids[p], by=by_crew(p), crew=work.crew if by_crew(p) == Performer.crew else "",
                             note="restore the section"))
     restore += back
@@ -244,14 +266,23 @@ def _work_bus(net, location: str) -> int:
 
 
 def _section(conn, net, bus: int) -> tuple[np.ndarray, np.ndarray]:
-    """The buses around ``bus`` bounded by switching devices (every one open), and those devices."""
+    """The buses around ``bus`` bounded by switching devices, and the devices that isolate it:
+    those on its boundary through which a source can reach it (every other device closed). A
+    device into a dead end (a lateral's fuse) is no isolation point: what lies beyond it is dead
+    with the section, and part of it for the clearance."""
     every_open = np.ones(len(net.switch), bool)
     label, _ = conn.islands(every_open)
     section = np.flatnonzero(label == label[bus])
     inside = np.zeros(len(label), bool)
     inside[section] = True
     a, b = inside[conn.switch_from], inside[conn.switch_to]
-    return section, np.flatnonzero(a ^ b)
+    boundary = np.flatnonzero(a ^ b)
+    rest = np.zeros(len(net.switch), bool)  # every device closed but the boundary's
+    rest[boundary] = True
+    far_label, far_live = conn.islands(rest)
+    points = [int(r) for r in boundary.tolist()
+              if far_live[conn.switch_to[r] if a[r] else conn.switch_from[r]]]
+    return section, np.array(points, np.int64)
 
 
 def _outer(conn, row: int, in_section: np.ndarray) -> int:

@@ -20,6 +20,7 @@ H / U                 tag the selected device (hold) / remove its tags
 D                     dispatch (the crew selected in the crew list, else the nearest) to the selected outage
 O                     call out every crew off duty (a storm)
 V                     power-flow overlay on / off
+F                     approve and run the switching order proposed (FLISR in advisory mode)
 Enter / Esc           confirm / cancel; Esc also closes the dialog
 F1                    this list
 ====================  ==========================================================
@@ -37,7 +38,8 @@ import numpy as np
 import pygame
 
 from twin.grid.schema import SwitchKind
-from twin.idms.console.commands import Acknowledge, CallOut, Close, Command, Dispatch, PlaceTag, RemoveTag, Trip
+from twin.idms.console.commands import (Acknowledge, CallOut, Close, Command, Dispatch, PlaceTag, RemoveTag, RunOrder,
+                                        Trip)
 from twin.idms.console.desk import Desk, Picture
 from twin.idms.console.mapview import MapView, Overlay
 from twin.idms.console.panels import Column, ListPanel, Row, draw_priority
@@ -52,7 +54,7 @@ REFRESH_S = 0.25  # wall seconds between pictures of the IDMS while a storm chan
 # (an ISA-101 display updates its data every second or two; the map still moves every frame)
 TOP_H, MAP_W, MAP_BOTTOM, MSG_H = 28, 1000, 640, 26
 _KIND_NAMES = {int(k): k.name.replace("_", " ") for k in SwitchKind}
-HELP = [line for line in __doc__.split("====================  ")[2].splitlines()[1:] if line.strip()][:16]
+HELP = [line for line in __doc__.split("====================  ")[2].splitlines()[1:] if line.strip()][:17]
 
 
 class Console:
@@ -255,6 +257,8 @@ class Console:
             self._ask("call_out")
         elif key == pygame.K_v:
             self.toggle_overlay()
+        elif key == pygame.K_f:
+            self._ask("run_order")
 
     def _set_focus(self, k: int) -> None:
         self.lists[self.focus].focused = False
@@ -393,6 +397,12 @@ class Console:
         elif action == "call_out":
             off = sum(1 for c in (self.picture or self.desk.picture()).crews if not c.on_duty)
             command, text = CallOut(), f"CALL OUT the {off} crews off duty"
+        elif action == "run_order":
+            order = self.desk.proposed_order()
+            if order is None:
+                self.desk.say("no switching order waits for approval")
+                return
+            command, text = RunOrder(order.id), f"APPROVE AND RUN {order.id}: {order.title}"
         if command is not None:
             self.pending, self.pending_text = command, text
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Acknowledge", "CallOut", "Close", "Command", "Dispatch", "PlaceTag", "RemoveTag", "Result", "Trip"]
+__all__ = ["AbortOrder", "Acknowledge", "CallOut", "Close", "Command", "ConfirmStep", "Dispatch", "PlaceTag",
+           "RemoveTag", "Result", "RunOrder", "Trip"]
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,28 @@ class CallOut:
     """Call the crews off duty in (a storm): each goes on duty when it reports at its depot."""
 
 
-Command = Trip | Close | PlaceTag | RemoveTag | Acknowledge | Dispatch | CallOut
+@dataclass(frozen=True)
+class RunOrder:
+    """Approve a draft switching order (a FLISR proposal, say: its rehearsal must be clean) and run it."""
+
+    order_id: str
+
+
+@dataclass(frozen=True)
+class ConfirmStep:
+    """Enter a crew's confirmation of the step a running order waits on."""
+
+    order_id: str
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class AbortOrder:
+    order_id: str
+    reason: str = "aborted at the console"
+
+
+Command = Trip | Close | PlaceTag | RemoveTag | Acknowledge | Dispatch | CallOut | RunOrder | ConfirmStep | AbortOrder
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,9 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
-from twin.idms.console.commands import (Acknowledge, CallOut, Close, Command, Dispatch, PlaceTag, RemoveTag, Result,
-                                        Trip)
+from twin.errors import TwinError
+from twin.idms.console.commands import (AbortOrder, Acknowledge, CallOut, Close, Command, ConfirmStep, Dispatch,
+                                        PlaceTag, RemoveTag, Result, RunOrder, Trip)
 from twin.idms.interfaces.call_centre import TroubleCall
 from twin.idms.interfaces.field_devices import Quality
 from twin.idms.interfaces.workforce import CrewStatus
@@ -85,6 +86,7 @@ class Desk:
         idms.scada.alarms.listeners.append(lambda alarm, listed: self.changed())
         idms.scada.controls.listeners.append(lambda kind, data: self.changed())
         idms.scada.subscribe(self._on_point)
+        idms.switching.listeners.append(self._on_order)
         if idms.workforce is not None:
             for status in idms.workforce.crews():
                 self.crews[status.crew] = status
@@ -148,7 +150,34 @@ class Desk:
                 return Result(False, "call-out: every crew is on duty already")
             return Result(True, f"{len(called)} crews called out: {', '.join(called[:6])}"
                           + (" ..." if len(called) > 6 else ""))
+        if isinstance(command, (RunOrder, ConfirmStep, AbortOrder)):
+            desk = self.idms.switching
+            try:
+                if isinstance(command, RunOrder):
+                    order = desk.get(command.order_id)
+                    if order.state.value == "draft":
+                        desk.approve(order.id, self.user)
+                    desk.execute(order.id, self.user)
+                    return Result(True, f"{order.id} running: {len(order.steps)} steps")
+                if isinstance(command, ConfirmStep):
+                    desk.confirm(command.order_id, self.user, command.note)
+                    return Result(True, f"{command.order_id}: step confirmed")
+                desk.abort(command.order_id, self.user, command.reason)
+                return Result(True, f"{command.order_id} aborted")
+            except TwinError as err:
+                return Result(False, str(err))
         raise TypeError(f"not a console command: {command!r}")
+
+    def proposed_order(self):
+        """The newest draft switching order (a FLISR proposal in advisory mode), or None."""
+        drafts = [o for o in self.idms.switching.orders.values() if o.state.value == "draft"]
+        return drafts[-1] if drafts else None
+
+    def _on_order(self, order) -> None:
+        if order.purpose == "flisr" and order.state.value == "draft" and len(order.history) == 1:
+            steps = "; ".join(s.text().split(": ", 1)[-1] for s in order.steps)
+            self.say(f"FLISR proposes {order.id}: {steps} (F to approve and run)")
+        self.changed()
 
     def _control_done(self, op: ControlOperation) -> None:
         self.say(_control_text(op))

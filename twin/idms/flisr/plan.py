@@ -30,6 +30,7 @@ import numpy as np
 
 from twin.idms.switching.checks import Checker, Study
 from twin.idms.switching.order import Step, StepKind
+from twin.idms.switching.pickup import best_tie, split_pickup, ties_into
 
 from .locate import Isolation
 
@@ -98,16 +99,16 @@ def plan_restoration(checker: Checker, study: Study, iso: Isolation, operable: n
         apart = states.copy()
         apart[iso.downstream] = True  # the sections below the downstream points, apart from the fault
         label, _ = conn.islands(apart)
-        _, live = conn.islands(states)
         area = label == label[child]
-        open_rows = np.array([r for r in np.flatnonzero(apart).tolist() if r not in isolating], np.int64)
-        ends_a, ends_b = conn.switch_from[open_rows], conn.switch_to[open_rows]
-        touching = (area[ends_a] & live[ends_b] & ~faulted[ends_b]) | (area[ends_b] & live[ends_a] & ~faulted[ends_a])
-        ties = [int(r) for r in open_rows[touching] if operable[r] and ids[r] not in used and r != row]
-        chosen = _first_tie(checker, study, states, row, ties, max_candidates)
+        exclude = {r for r in isolating if r >= 0} | {net.switch.position(u) for u in used if net.switch.get(u) is not None}
+        ties = ties_into(checker, apart, area, operable, exclude, avoid=faulted)
+        trial = states.copy()
+        trial[row] = True
+        chosen = best_tie(checker, study, trial, ties, limit=max_candidates, emergency=True)
         split = ""
         if chosen is None and ties:
-            chosen, split = _split_pickup(checker, study, states, row, area, ties, operable, used, ids)
+            chosen, cut = split_pickup(checker, study, trial, area, ties, operable, exclude=exclude, emergency=True)
+            split = ids[cut] if cut >= 0 else ""
         if chosen is None:
             out.notes.append(f"no tie can carry the section below {ids[row]} ({n_customers} customers): it waits "
                              "for the repair")
@@ -142,44 +143,3 @@ def _dead_of(conn, states: np.ndarray, iso: Isolation) -> np.ndarray:
     _, live_closed = conn.islands(closed)
     _, live = conn.islands(states)
     return live_closed & ~live
-
-
-def _first_tie(checker: Checker, study: Study, states: np.ndarray, row: int, ties: list[int], limit: int) -> int | None:
-    """The least loaded of the first ``limit`` ties that pass the checks (the downstream point open)."""
-    trial = states.copy()
-    trial[row] = True
-    best, best_pct = None, np.inf
-    for tie in ties[:limit]:
-        check = checker.check(Study(trial, study.tags, study.register), Step(StepKind.close, str(checker.net.switch.ids[tie])),
-                              emergency=True)
-        if check.ok:
-            pct = check.max_loading_pct if np.isfinite(check.max_loading_pct) else 0.0
-            if pct < best_pct:
-                best, best_pct = tie, pct
-    return best
-
-
-def _split_pickup(checker, study, states, row, area, ties, operable, used, ids) -> tuple[int | None, str]:
-    """A tie that passes once the section is split at an operable device inside it (the part
-    nearer the tie picked up); ``(tie, split device)`` or ``(None, '')``."""
-    conn = checker.connectivity
-    inside = np.flatnonzero(~states & operable & area[conn.switch_from] & area[conn.switch_to])
-    trial = states.copy()
-    trial[row] = True
-    for tie in ties[:2]:
-        end = conn.switch_from[tie] if area[conn.switch_from[tie]] else conn.switch_to[tie]
-        options = []
-        for s in inside.tolist():
-            if ids[s] in used:
-                continue
-            cut = trial.copy()
-            cut[s] = True
-            label, _ = conn.islands(cut)
-            part = label == label[end]
-            options.append((int(part[conn.customer_bus].sum()), s, cut))
-        for _, s, cut in sorted(options, key=lambda o: -o[0])[:3]:
-            check = checker.check(Study(cut, study.tags, study.register), Step(StepKind.close, str(ids[tie])),
-                                  emergency=True)
-            if check.ok:
-                return tie, str(ids[s])
-    return None, ""
