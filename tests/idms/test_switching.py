@@ -168,6 +168,21 @@ def test_orders_and_clearances_survive_a_restart(tmp_path):
     assert held.section == c.section
 
 
+def test_a_known_fault_survives_a_restart(tmp_path):
+    path = tmp_path / "idms.sqlite"
+    s = Session(store=path)
+    s.idms.scada.control("SWA2", "open", "op")
+    s.run()
+    s.desk.add_fault("line:LA4", s.desk.fault_of_line("LA4"))
+    s.idms.store.close()
+    again = Session(store=path)
+    again.idms.scada.control("SWA2", "open", "op")
+    again.run()
+    ops = []
+    again.idms.scada.control("T1", "close", "op", on_done=ops.append)
+    assert ops[0].reason == FailReason.refused and "known fault" in ops[0].field_reason
+
+
 def test_a_clearance_must_isolate_its_section():
     s = Session()
     with pytest.raises(ClearanceError, match="do not isolate.*source"):

@@ -78,11 +78,13 @@ class SwitchingDesk:
 
     # -- known faults -------------------------------------------------------------------------------
     def add_fault(self, key: str, buses: np.ndarray) -> None:
-        """Bus rows known faulted (``key``: what located them: a line id, a FLISR case)."""
+        """Bus rows known faulted (``key``: what located them: a line id, a FLISR case); kept in the store."""
         self._faults[key] = np.asarray(buses, np.int64)
+        self.store.save_fault(key, self.net.bus.ids[self._faults[key]].astype(str).tolist())
 
     def clear_fault(self, key: str) -> None:
-        self._faults.pop(key, None)
+        if self._faults.pop(key, None) is not None:
+            self.store.delete_fault(key)
 
     def faulted_buses(self) -> np.ndarray:
         return np.unique(np.concatenate(list(self._faults.values()))) if self._faults else np.empty(0, np.int64)
@@ -246,6 +248,7 @@ class SwitchingDesk:
         at its step, which is marked for the dispatcher to verify."""
         orders, clearances = self.store.load()
         self.register.restore(clearances)
+        self._faults.update({k: self.net.bus.index(b) for k, b in self.store.faults().items()})
         for order in orders:
             self.orders[order.id] = order
             self._seq = max(self._seq, int(order.id.split("-")[-1]))
