@@ -108,7 +108,6 @@ class FaultIndicators:
         for k, ln in enumerate(self.line.tolist()):
             self._by_line.setdefault(ln, []).append(k)
         self._by_line = {ln: np.array(rows, np.int64) for ln, rows in self._by_line.items()}
-        self._exact: tuple[bytes, object] | None = None
         self._live_cache: tuple[bytes, np.ndarray] | None = None
         self._line_pos: np.ndarray | None = None
         self._refresh(np.arange(n), world.now)
@@ -213,15 +212,8 @@ class FaultIndicators:
     def _topology(self):
         """The topology fault current follows: the normal one while every normally open point is
         open, else that of the network as it stands (made once per set of switch states)."""
-        from twin.grid.topology import build_topology
-
         grid = self.world.grid
-        if not self._tree_changed():
-            return grid.normal_topology()
-        key = grid.switch_open.tobytes()
-        if self._exact is None or self._exact[0] != key:
-            self._exact = (key, build_topology(grid.network()))
-        return self._exact[1]
+        return grid.present_topology() if self._tree_changed() else grid.normal_topology()
 
     def _bus_live(self, buses: np.ndarray) -> np.ndarray:
         """Whether each bus row has voltage now (every bus worked out once per set of switch states)."""
@@ -229,7 +221,7 @@ class FaultIndicators:
         key = grid.switch_open.tobytes()
         if self._live_cache is None or self._live_cache[0] != key:
             if self._tree_changed():
-                live = self._topology().energised
+                live = grid.buses_live_now()
             else:  # the normal tree, less what lies below the devices open now
                 topo = grid.normal_topology()
                 dead = np.zeros(len(topo.order) + 1, np.int64)

@@ -156,9 +156,7 @@ class World:
             return
         normal_open = np.asarray(grid.net.switch["normal_open"], bool)
         if (normal_open & ~grid.switch_open).any():  # fed over a tie: the path as the network stands now
-            from twin.grid.topology import build_topology
-
-            topo = build_topology(grid.network())
+            topo = grid.present_topology()
             live = lambda b: bool(topo.energised[b])  # noqa: E731
         else:
             topo, live = grid.normal_topology(), grid.bus_live

@@ -6,8 +6,9 @@ the faults on the lines, and which customers have power. A fault is worked out a
 engine says (:func:`twin.field_devices.protection.simulate`): the fault current each protective
 device between the fault and its source carries comes from the short-circuit analysis
 (:func:`twin.grid.shortcircuit.fault_at`, at the end of the segment nearer the fault point) of the
-normal configuration, made once (devices opened elsewhere change it little; a fault on a dead
-section carries none; once a normally open point is closed, of the network as it stands), and the devices' operations (trips, recloses, lockout, a
+normal configuration of its substation, made once (devices opened elsewhere change it little; a
+fault on a dead section carries none; once a normally open point is closed, of the substations it
+joins, and the path to the source as the network stands), and the devices' operations (trips, recloses, lockout, a
 fuse that melts and clears, a sectionaliser that opens) are replayed in simulated time, each one
 changing the switch states. Every change of state re-derives who has power (the topology of the
 network with its present switch states) and publishes who lost and who regained it; the power flow
@@ -86,7 +87,10 @@ class GridState:
     _ranges: object = field(default=None, init=False, repr=False)  # switches' depth-first ranges, normal tree
     _cover: object = field(default=None, init=False, repr=False)  # open devices above each depth-first position
     _outage_of: object = field(default=None, init=False, repr=False)  # per customer: its active outage, -1
-    _split: object = field(default=None, init=False, repr=False)  # the normal configuration's parts
+    _split: object = field(default=None, init=False, repr=False)  # the parts of the ties' present layout
+    _layout: bytes = field(default=b"", init=False, repr=False)  # which ties were open when it was split
+    _connectivity: object = field(default=None, init=False, repr=False)  # who has power while a tie is closed
+    _present: object = field(default=None, init=False, repr=False)  # (switch states, their topology), the last asked
     listeners: list = field(default_factory=list, init=False, repr=False)
     """Called as ``listener(now_s, lost, back)`` (service_point rows) on every change of who has
     power: the meters and the callers react to it."""
@@ -113,7 +117,6 @@ class GridState:
         depth-first order (kept as :meth:`_cover_now`, which :meth:`_energised_after` then updates
         change by change); else from the topology of the present states."""
         from twin.grid.energisation import live_buses
-        from twin.grid.topology import build_topology
 
         sp = self.net.service_point
         if not len(sp):
@@ -121,8 +124,7 @@ class GridState:
         normal_open = np.asarray(self.net.switch["normal_open"], bool)
         if (normal_open & ~self.switch_open).any():  # a normally open point closed: the tree has changed
             self._cover = None
-            net = self.network()
-            return build_topology(net).energised[self._customer_bus()]
+            return self.buses_live_now()[self._customer_bus()]
         self._cover = self._cover_now()
         return live_buses(self.normal_topology(), self._cover)[self._customer_bus()]
 
@@ -179,25 +181,47 @@ class GridState:
         return self._normal
 
     def fault_analysis(self, bus: str):
-        """The short-circuit model of the normal configuration (a
-        :class:`~twin.grid.shortcircuit.thevenin.Thevenin`) of the part of the network ``bus`` lies
-        in (each substation with its feeders: :mod:`twin.grid.subnetwork`), made when a fault there
-        first needs it. Devices opened elsewhere change a fault's current little; a fault whose own
-        section is dead carries none (see :meth:`protection_response`)."""
+        """The short-circuit model (a :class:`~twin.grid.shortcircuit.thevenin.Thevenin`) of the
+        part of the network ``bus`` lies in (each substation with its feeders, or substations and
+        feeders joined by a closed tie: :mod:`twin.grid.subnetwork`), its normally closed devices
+        closed, made when a fault there first needs it and kept while the ties stay as they are.
+        Devices opened elsewhere change a fault's current little; a fault whose own section is dead
+        carries none (see :meth:`protection_response`)."""
         from twin.grid.powerflow import prepare
         from twin.grid.shortcircuit import thevenin
         from twin.grid.subnetwork import Split, parts
 
-        normal_open = np.asarray(self.net.switch["normal_open"], bool)
-        if self._split is None:
-            self._split, self._thevenin = Split(self.net, parts(self.net, normal_open)), {}
-        key = int(self._split.bus_label[self.net.bus.position(bus)])
+        apart = np.asarray(self.net.switch["normal_open"], bool) & self.switch_open  # the ties open now
+        layout = apart.tobytes()
+        if self._split is None or self._layout != layout:
+            self._split, self._layout = Split(self.net, parts(self.net, apart)), layout
+            self._thevenin = self._thevenin if isinstance(self._thevenin, dict) else {}
+        label = int(self._split.bus_label[self.net.bus.position(bus)])
+        rows = self._split.rows(label)
+        key = (layout, rows["bus"].tobytes())
         if key not in self._thevenin:
-            rows = self._split.rows(key)
-            net = self._split.network(key, rows)
-            prep = prepare(net.replace(switch=net.switch.with_columns(open=normal_open[rows["switch"]])))
+            net = self._split.network(label, rows)
+            prep = prepare(net.replace(switch=net.switch.with_columns(open=apart[rows["switch"]])))
             self._thevenin[key] = thevenin(prep, v_prefault=prep.solve_voltages()[0])
         return self._thevenin[key]
+
+    def buses_live_now(self) -> np.ndarray:
+        """Bool per bus row: connected to a source over the devices closed now (by connected
+        components: a few milliseconds at 100k customers, whatever is closed)."""
+        if self._connectivity is None:
+            from twin.grid.connectivity import Connectivity
+
+            self._connectivity = Connectivity(self.net)
+        return self._connectivity.energised(self.switch_open)
+
+    def present_topology(self):
+        """The topology of the switch states now (made once per set of states)."""
+        from twin.grid.topology import build_topology
+
+        key = self.switch_open.tobytes()
+        if self._present is None or self._present[0] != key:
+            self._present = (key, build_topology(self.net, switch_open=self.switch_open.copy()))
+        return self._present[1]
 
     # -- changes ---------------------------------------------------------------------------------
 
@@ -335,23 +359,21 @@ class GridState:
         from twin.field_devices.protection import simulate
         from twin.grid.shortcircuit import fault_at
         from twin.grid.tcc import settings_from_switch
-        from twin.grid.topology import build_topology
 
         bus = self.fault_bus(fault)
         b = self.net.bus.position(bus)
         normal_open = np.asarray(self.net.switch["normal_open"], bool)
-        exact = bool((normal_open & ~self.switch_open).any())  # the tree has changed: work it out anew
-        net = self.network() if exact else self.net
-        if not exact and not self.bus_live(b):
+        exact = bool((normal_open & ~self.switch_open).any())  # a tie closed: the path as the network stands
+        net = self.net
+        topo = self.present_topology() if exact else self.normal_topology()
+        if not (topo.energised[b] if exact else self.bus_live(b)):
             return None  # a dead section: no fault current flows
         kind = fault.kind
         phases = bin(int(net.bus["phases"][b]) & 7).count("1")  # phase conductors at the bus
         if phases < 2 and kind != FaultType.slg:
             kind = FaultType.slg  # a one-phase section can only fault to ground
-        topo = build_topology(net) if exact else self.normal_topology()
         try:
-            result = fault_at(net, bus, kind, topology=topo) if exact else \
-                fault_at(None, bus, kind, thevenin=self.fault_analysis(bus), topology=topo)
+            result = fault_at(None, bus, kind, thevenin=self.fault_analysis(bus), topology=topo)
         except ModelError:
             return None
         amps = result.devices.groupby("device")["i_a"].max()

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from twin.grid.connectivity import Connectivity
 from twin.grid.loading import ratings_a
 from twin.grid.network import Network
 from twin.grid.power_quality import RANGE_A, RANGE_B
@@ -38,7 +39,6 @@ from twin.grid.powerflow.parts import PartSolver
 
 from .order import Performer, Step, StepKind, SwitchingOrder
 from .safety import SafetyRegister, study_register
-from .study import Connectivity
 
 __all__ = ["Checker", "EMERGENCY_PURPOSES", "Rehearsal", "StepCheck", "Study", "rehearse"]
 

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from twin.grid.connectivity import Connectivity
 from twin.grid.network import Network
 from twin.idms.interfaces.workforce import CrewReport, ReportKind
 from twin.idms.scada.control import ControlOperation, Outcome, TagKind
@@ -38,7 +39,6 @@ from .checks import EMERGENCY_PURPOSES, Checker, Rehearsal, Study, rehearse
 from .order import OrderError, OrderState, Performer, Step, StepKind, StepState, SwitchingOrder
 from .safety import Clearance, SafetyRegister
 from .store import SwitchingStore
-from .study import Connectivity
 
 __all__ = ["SwitchingDesk"]
 

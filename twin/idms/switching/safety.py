@@ -4,7 +4,7 @@ A :class:`Clearance` names the crew, the work, its isolation points (the devices
 section, open) and its grounds (buses where working grounds go). Its section is worked out from
 the model: the buses connected to the work location with every isolation point open
 with every other switching device closed (:meth:`Connectivity.section
-<twin.idms.switching.study.Connectivity.section>`): the points must bound it whatever else is
+<twin.grid.connectivity.Connectivity.section>`): the points must bound it whatever else is
 switched, ties and fuses included; a set that leaves it connected to a source is refused when the
 clearance is written, naming the source.
 
@@ -35,9 +35,8 @@ from typing import Any
 import numpy as np
 
 from twin.errors import TwinError
+from twin.grid.connectivity import Connectivity
 from twin.grid.network import Network
-
-from .study import Connectivity
 
 __all__ = ["Clearance", "ClearanceError", "ClearanceState", "Refusal", "SafetyRegister", "study_register"]
 

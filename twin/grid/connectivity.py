@@ -1,12 +1,13 @@
-"""A study copy of the network's switch states: who would have power, and what a step would do.
+"""Who has power for any set of switch states, by connected components: what a switching step
+would do, worked out exactly whatever it does to the tree.
 
-Switching orders are checked (and rehearsed) on a copy of the states the operations model
-believes, never on the model itself. :class:`Connectivity` holds the network's edges once (every
-line, switch and transformer winding pair, as :func:`twin.grid.topology.build_topology` lists
-them) and labels the buses of any set of switch states by connected component over the closed
-edges; a bus has power when its component holds a source. That is a few milliseconds on a
-100k-customer territory, so each step of an order is worked out on the states after it, exactly,
-whatever the step does to the tree (closing a tie, opening a device on a loop).
+:class:`Connectivity` holds the network's edges once (every line, switch and transformer winding
+pair, as :func:`twin.grid.topology.build_topology` lists them) and labels the buses of any set of
+switch states by connected component over the closed edges; a bus has power when its component
+holds a source. That is a few milliseconds on a 100k-customer territory (a depth-first topology
+is about 140 ms), so the IDMS's switching desk checks each step of an order on the states after
+it (closing a tie, opening a device on a loop), and the world's physics answers who has power
+while a tie is closed.
 
 :meth:`Connectivity.effect` says what one open or close would do: the buses and customers that
 lose and gain power, and whether a close would join two live islands (a loop within one, or two
