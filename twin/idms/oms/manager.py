@@ -7,7 +7,8 @@ restored, each customer in one outage at a time.
   that cuts customers off is an outage at that device, *confirmed* at once (a protective SCADA
   trip, a crew's report, a commanded open: cause ``switching``); customers it brings back are
   restored in their outages, and those an open device below still holds move to that device's
-  outage (a restored feeder with pockets still out);
+  outage (a restored feeder with pockets still out); customers of a confirmed outage whose device
+  is still open, that a tie picks up (FLISR, a back-feed), are restored in it;
 * the **AMI head-end**: a last gasp is evidence that a customer is out, a power-restore that it is
   back; answers to the pings the manager sends;
 * the **call centre**: ``no_power``, ``wires_down`` (a hazard) and repeat calls are evidence;
@@ -249,6 +250,10 @@ class OutageManager(AmiChecks, InterruptionRows):
                 self._restore(k, mine, now, f"{device} closed")
                 self._check_predicted_pockets(k, mine)
                 back.extend(mine.tolist())
+            elif rec.state == OutageState.confirmed and self._believed_open(rec.device):
+                # its device still open, yet the model feeds them: picked up from elsewhere (a tie)
+                self._restore(k, mine, now, f"{device} closed: back-fed with {rec.device} still open")
+                back.extend(mine.tolist())
         k = self._active_at.get(device)
         if k is not None and self._believed_closed(device):
             self._pockets(k, now)
@@ -277,6 +282,10 @@ class OutageManager(AmiChecks, InterruptionRows):
                 inside |= (pos >= tree.first[node]) & (pos < tree.end[node])
         if inside.any():
             self.clock.call_later(0.0, lambda cs=back[inside]: self._verify_now(cs))
+
+    def _believed_open(self, device: str) -> bool:
+        """Whether the model believes a switching device open (never a transformer)."""
+        return self.model.net.switch.get(device) is not None and self.model.belief(device)[0]
 
     def _believed_closed(self, device: str) -> bool:
         """Whether the model believes a device closed (a transformer always is)."""
