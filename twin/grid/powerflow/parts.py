@@ -5,7 +5,9 @@ A territory's substations share nothing electrically while their ties are open: 
 feeders at a time, so a re-solve re-factors only the parts whose switch, tap or capacitor states
 changed since their last solve (where only taps or banks moved, their Y is updated in place and
 refactored), and re-iterates only the parts whose state or loads changed; the others keep their
-solution. When a tie closes, the parts it joins become one (split anew from the
+solution. Each part also keeps the state it had before, and the solver the last few layouts of
+the ties, so that a study going back and forth between two switchings (before and after a
+close) factors each once. When a tie closes, the parts it joins become one (split anew from the
 model, once for that configuration). A part without a source is dead: nothing to solve.
 
 :class:`PartSolver` keeps the parts and their prepared networks; :meth:`PartSolver.solve` returns a
@@ -93,6 +95,13 @@ class _Part:
     scale: bytes = b""
     prep: object = None
     solution: PartSolution | None = None
+    earlier: tuple | None = None  # (state, scale, prep, solution) of the state before: a study going back and forth
+
+    def swap(self) -> None:
+        """Make the earlier state the present one (and the present the earlier)."""
+        now = (self.state, self.scale, self.prep, self.solution)
+        self.state, self.scale, self.prep, self.solution = self.earlier
+        self.earlier = now
 
 
 @dataclass(frozen=True, eq=False)
@@ -199,7 +208,7 @@ class PartSolver:
     def __init__(self, net: Network, *, tol: float = 1e-8, max_iter: int = 100) -> None:
         self.net, self.tol, self.max_iter = net, tol, max_iter
         self._normal_open = np.asarray(net.switch["normal_open"], bool)
-        self._layout: tuple[bytes, list[_Part]] | None = None
+        self._layouts: dict[bytes, list[_Part]] = {}  # by which ties are open: the few seen last
         self._parts: dict[bytes, _Part] = {}  # by the rows of its buses
         self.prepared = 0  # parts prepared anew (a count for benchmarks)
         self.updated = 0  # parts whose taps or capacitor banks changed: Y updated, refactored
@@ -211,8 +220,8 @@ class PartSolver:
 
         apart = self._normal_open & np.asarray(switch_open, bool)  # open ties keep parts apart
         key = apart.tobytes()
-        if self._layout is not None and self._layout[0] == key:
-            return self._layout[1]
+        if key in self._layouts:
+            return self._layouts[key]
         label = parts(self.net, apart)
         order = np.argsort(label, kind="stable")
         bounds = np.searchsorted(label[order], np.arange(label.max() + 2))
@@ -224,7 +233,9 @@ class PartSolver:
                 rows = split.rows(k)
                 self._parts[b] = _Part(split.network(k, rows), rows)
         layout = [self._parts[b] for _, b in wanted if len(self._parts[b].net.source)]  # no source: dead
-        self._layout = (key, layout)
+        if len(self._layouts) >= 8:  # a study tries a few ties at a time: keep the last few layouts
+            self._layouts.pop(next(iter(self._layouts)))
+        self._layouts[key] = layout
         return layout
 
     def solve(self, switch_open: np.ndarray, tap_pu: np.ndarray | None = None, cap_closed: np.ndarray | None = None,
@@ -247,6 +258,10 @@ class PartSolver:
             state = sw_open.tobytes() + taps.tobytes() + closed.tobytes()
             part_scale = scale if scale.ndim == 0 else scale[r["load"]]
             scale_key = np.asarray(part_scale).tobytes()
+            if state != part.state and part.earlier is not None and part.earlier[0] == state:
+                part.swap()  # back to the state before (a study comparing before and after a switching)
+            elif state != part.state and part.prep is not None:
+                part.earlier = (part.state, part.scale, part.prep, part.solution)
             if part.solution is not None and state == part.state and scale_key == part.scale:
                 out.append(part.solution)
                 continue
@@ -258,6 +273,8 @@ class PartSolver:
                                      capacitor=pn.capacitor.with_columns(closed=closed))
                 if part.prep is not None and np.array_equal(sw_open, part.prep.net.switch["open"]):
                     # only taps or banks moved: Y updated in place of those elements, refactored
+                    # (the earlier state shares that prepared network: it is dropped)
+                    part.earlier = None
                     old = part.prep.net
                     part.prep = update_prepared(part.prep, net_now, np.asarray(old.transformer["tap_pu"], float), taps,
                                                 np.asarray(old.capacitor["closed"], bool), closed)

@@ -194,9 +194,13 @@ class Flisr:
             return
         started = time.perf_counter()
         states = model.open.copy()
-        closed = states.copy()
-        closed[row] = False
-        topo = build_topology(net, switch_open=closed)
+        # the model's base topology has the locked-out device closed (with every normally closed
+        # device): its section is the range below it there, unless it lies on a loop of it
+        topo = model.base
+        if child_bus(topo, len(net.line) + row) < 0:
+            closed = states.copy()
+            closed[row] = False
+            topo = build_topology(net, switch_open=closed)
         flagged, clear = self._evidence(topo, case.locked_s - self.evidence_window_s, case.locked_s + self.evidence_window_s)
         flagged = np.append(flagged, child_bus(topo, len(net.line) + row))  # the lockout itself
         if self.trust_fuses:  # a fuse still closed below did not see this fault: it would have cleared it
@@ -236,7 +240,7 @@ class Flisr:
                  ", ".join(s.target for s in restoration.steps if s.kind == StepKind.open), restoration.restored,
                  case.plan_ms)
         if self.mode == FlisrMode.automatic:
-            self.desk.approve(order.id, self.user)
+            self.desk.approve(order.id, self.user, rehearsed=rehearsal)
             case.state = "running"
             self.desk.execute(order.id, self.user)
 

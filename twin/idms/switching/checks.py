@@ -97,6 +97,8 @@ class Rehearsal:
     out_at_end: int
     back_at_end: int
     states: np.ndarray
+    start: np.ndarray | None = None  # the states it started from
+    time_s: float = float("nan")  # when it was made (the IDMS clock)
 
     @property
     def ok(self) -> bool:
@@ -260,40 +262,45 @@ class Checker:
         return not len(ties) or not (label[self.connectivity.switch_from[ties]] == label[self.connectivity.switch_from[row]]).any()
 
     def _power_flow(self, study: Study, row: int, out: StepCheck, v_range: tuple[float, float]) -> None:
-        """Loading and voltage in the island the close of ``row`` touches, after it, against before."""
+        """Loading and voltage in the island the close of ``row`` touches, after it; against before
+        (a second power flow) only where after it something is out of limits."""
         after = study.states.copy()
         after[row] = False
         scale = float(self.load_scale())
-        label, live = self.connectivity.islands(after)
+        label, _ = self.connectivity.islands(after)
         island = label == label[self.connectivity.switch_from[row]]
-        before_pct = self._loading(study.states, scale, island)
-        after_pct = self._loading(after, scale, island)
-        solution = self.solver.solve(after, load_scale=scale)
+        after_sol = self.solver.solve(after, load_scale=scale)
+        after_pct, v = self._loading(after_sol, island), self._live_v(after_sol, island)
         self.power_flows += 1
-        v = solution.bus_v_pu()[island]
-        v = v[np.nan_to_num(v, nan=0.0) > 0.0]
         if len(after_pct):
             out.max_loading_pct = float(after_pct.max())
         if len(v):
             out.v_min_pu, out.v_max_pu = float(v.min()), float(v.max())
-        worse = after_pct[(after_pct > self.max_loading_pct)
-                          & (after_pct > before_pct.reindex(after_pct.index).fillna(0.0) + 1.0)]
+        lo, hi = v_range
+        over = after_pct[after_pct > self.max_loading_pct]
+        if not len(over) and not (len(v) and (v.min() < lo or v.max() > hi)):
+            return  # within every limit: what it was before does not matter
+        before_sol = self.solver.solve(study.states, load_scale=scale)
+        before_pct, before_v = self._loading(before_sol, island), self._live_v(before_sol, island)
+        worse = over[over > before_pct.reindex(over.index).fillna(0.0) + 1.0]
         for ref, pct in worse.sort_values(ascending=False).head(3).items():
             out.problems.append(f"closing {self.net.switch.ids[row]} loads {ref} to {pct:.0f} % of its "
                                 f"rating at load scale {scale:.2f}")
-        lo, hi = v_range
         if len(v) and (v.min() < lo or v.max() > hi):
-            before_v = self.solver.solve(study.states, load_scale=scale).bus_v_pu()[island]
-            before_v = before_v[np.nan_to_num(before_v, nan=0.0) > 0.0]
             if not len(before_v) or v.min() < before_v.min() - 1e-3 or v.max() > before_v.max() + 1e-3:
                 out.problems.append(f"voltage {v.min():.3f}-{v.max():.3f} pu after it, outside {lo:.2f}-{hi:.2f} pu")
 
-    def _loading(self, states: np.ndarray, scale: float, island: np.ndarray):
+    @staticmethod
+    def _live_v(solution, island: np.ndarray) -> np.ndarray:
+        """Phase voltages (pu) of the energised buses of ``island``."""
+        v = solution.bus_v_pu()[island]
+        return v[np.nan_to_num(v, nan=0.0) > 0.0]
+
+    def _loading(self, solution, island: np.ndarray):
         """% loading per rated line and switch whose from-bus lies in ``island`` (the larger
-        phase current of its two ends)."""
+        phase current of its two ends) in ``solution``."""
         import pandas as pd
 
-        solution = self.solver.solve(states, load_scale=scale)
         if self._ratings is None:
             ratings = ratings_a(self.net)
             self._ratings = {}
@@ -342,7 +349,8 @@ class Checker:
                 reg.returned(step.clearance, "rehearsal")
 
 
-def rehearse(order: SwitchingOrder, checker: Checker, study: Study, *, power_flow: bool = True) -> Rehearsal:
+def rehearse(order: SwitchingOrder, checker: Checker, study: Study, *, power_flow: bool = True,
+             time_s: float = float("nan")) -> Rehearsal:
     """Run ``order``'s steps (from its next step on) on a copy of ``study``; nothing live changes."""
     work = study.copy()
     start = checker.connectivity.customers_energised(work.states)
@@ -354,4 +362,4 @@ def rehearse(order: SwitchingOrder, checker: Checker, study: Study, *, power_flo
         checker.apply(work, step)
     end = checker.connectivity.customers_energised(work.states)
     return Rehearsal(order.id, checks, int(np.count_nonzero(start & ~end)), int(np.count_nonzero(~start & end)),
-                     work.states)
+                     work.states, study.states.copy(), time_s)

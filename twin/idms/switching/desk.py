@@ -173,14 +173,18 @@ class SwitchingDesk:
 
     def rehearse(self, order_id: str, *, power_flow: bool = True) -> Rehearsal:
         """The order run on a study copy of the live states (nothing is sent)."""
-        return rehearse(self.get(order_id), self.checker, self.study(), power_flow=power_flow)
+        return rehearse(self.get(order_id), self.checker, self.study(), power_flow=power_flow, time_s=self.clock.now())
 
-    def approve(self, order_id: str, user: str) -> Rehearsal:
-        """Approve a draft whose rehearsal is clean; raises :class:`OrderError` listing the problems."""
+    def approve(self, order_id: str, user: str, *, rehearsed: Rehearsal | None = None) -> Rehearsal:
+        """Approve a draft whose rehearsal is clean; raises :class:`OrderError` listing the problems.
+        ``rehearsed``: the order's rehearsal made this very moment on the states as they are (FLISR's,
+        as it plans), not made again."""
         order = self.get(order_id)
         if order.state != OrderState.draft:
             raise OrderError(f"{order.id} is {order.state.value}: only a draft is approved")
-        result = self.rehearse(order_id)
+        fresh = rehearsed is not None and rehearsed.order == order.id and rehearsed.time_s == self.clock.now() \
+            and np.array_equal(rehearsed.start, self.model.open)
+        result = rehearsed if fresh else self.rehearse(order_id)
         if not result.ok:
             raise OrderError(f"{order.id} is refused: " + "; ".join(result.problems),
                              fix="change the steps (or acknowledge them) and rehearse again")

@@ -30,20 +30,23 @@ def ties_into(checker: Checker, states: np.ndarray, area: np.ndarray, usable: np
 
 def best_tie(checker: Checker, study: Study, states: np.ndarray, ties: list[int], *, limit: int = 3,
              emergency: bool = False, notes: list[str] | None = None) -> int | None:
-    """The least loaded of the first ``limit`` ties whose close passes the checks from ``states``;
-    why each other failed goes to ``notes``."""
-    best, best_pct = None, np.inf
-    ids = checker.net.switch.ids
+    """The first tie whose close passes the checks from ``states`` (at most ``limit`` tried, those
+    whose live side carries the fewest customers first: the most headroom, so that one power flow
+    usually settles it); why each other failed goes to ``notes``."""
+    conn, ids = checker.connectivity, checker.net.switch.ids
+    if len(ties) > 1:  # the live side with the fewest customers on it first
+        label, live = conn.islands(states)
+        load = np.bincount(label[conn.customer_bus], minlength=label.max() + 1)
+        end = [int(conn.switch_from[t] if live[conn.switch_from[t]] else conn.switch_to[t]) for t in ties]
+        ties = [t for _, t in sorted(zip([int(load[label[b]]) for b in end], ties), key=lambda x: x[0])]
     for tie in ties[:limit]:
         check = checker.check(Study(states, study.tags, study.register), Step(StepKind.close, str(ids[tie])),
                               emergency=emergency)
         if check.ok:
-            pct = check.max_loading_pct if np.isfinite(check.max_loading_pct) else 0.0
-            if pct < best_pct:
-                best, best_pct = tie, pct
-        elif notes is not None:
+            return tie
+        if notes is not None:
             notes.append(f"tie {ids[tie]} cannot carry it: {'; '.join(check.problems)}")
-    return best
+    return None
 
 
 def split_pickup(checker: Checker, study: Study, states: np.ndarray, area: np.ndarray, ties: list[int],
