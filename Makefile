@@ -27,6 +27,7 @@ bench: $(VENV)/.bench
 	$(PY) benchmarks/shortcircuit.py
 	$(PY) benchmarks/storm.py
 	$(PY) benchmarks/dnp3_rtus.py
+	$(PY) benchmarks/flisr.py
 
 # the screenshots in docs/: the trainee console and the instructor station mid-storm, headless
 FEEDERS ?= ../shared/feeders

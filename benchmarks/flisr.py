@@ -72,6 +72,20 @@ def child(customers: int, storm: str, seed: int, mode: str, hours: float) -> dic
         result["ties"] = sum(len(c.restoration.ties) for c in flisr.cases if c.restoration)
         result["orders"] = session.idms.switching.summary()["orders"]
         result["rearmed"] = flisr.rearmed
+        why = Counter()
+        for c in flisr.cases:  # what held FLISR back where it did nothing
+            if c.state != "nothing":
+                continue
+            iso, plan = c.isolation, c.restoration
+            if iso is None:
+                why["its source side dead (the case above handles it)"] += 1
+            elif not len(iso.downstream) and iso.upstream < 0:
+                why["one zone: no operable device or fresh indicator flag splits the section"] += 1
+            elif plan is not None and any("no tie can carry" in n for n in plan.notes):
+                why["no tie could carry the section beyond"] += 1
+            else:
+                why["fault in the last zone, no tie beyond it"] += 1
+        result["nothing_why"] = dict(why)
     return result
 
 
@@ -94,7 +108,7 @@ def main(argv: list[str] | None = None) -> None:
           "customers back planned (ties) | plan ms p50 / p95 / max | wall off / on")
     print("--- | --- | --- | --- | --- | --- | --- | --- | --- | --- | ---")
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
-    lines = []
+    lines, notes = [], []
     for n in args.customers:
         for storm in args.storm:
             runs = {}
@@ -120,6 +134,9 @@ def main(argv: list[str] | None = None) -> None:
             ms = np.array(on["plan_ms"]) if on["plan_ms"] else np.array([np.nan])
             p50, p95, top = (float(np.nanpercentile(ms, q)) for q in (50, 95, 100))
             cases = ", ".join(f"{v} {k}" for k, v in sorted(on["cases"].items())) or "none"
+            if on.get("nothing_why"):
+                notes.append(f"{n:,} {storm}: where FLISR did nothing: " + "; ".join(
+                    f"{k} ({v})" for k, v in sorted(on["nothing_why"].items(), key=lambda kv: -kv[1])))
             print(f"{n:,} | {storm} | {on['lockouts']} | {off['cmi']:,.0f} | {on['cmi']:,.0f} | {100 * cut:.1f} % | "
                   f"{off['saidi_min']:.1f} / {on['saidi_min']:.1f} | {cases} | {on['restored_planned']:,} "
                   f"({on.get('ties', 0)}) | {p50:.0f} / {p95:.0f} / {top:.0f} | {off['wall_s']:.0f} s / "
@@ -127,6 +144,8 @@ def main(argv: list[str] | None = None) -> None:
             lines.append(f"flisr: customers={n} cmi_off={off['cmi']:.0f} cmi_on={on['cmi']:.0f} "
                          f"reduction={100 * cut:.0f}% plan_ms_p95={p95:.0f}" + ("" if len(args.storm) == 1 else
                                                                                    f" storm={storm}"))
+    for note in notes:
+        print(note)
     for line in lines:
         print(line)
 

@@ -183,8 +183,9 @@ class GridState:
     def fault_analysis(self, bus: str):
         """The short-circuit model (a :class:`~twin.grid.shortcircuit.thevenin.Thevenin`) of the
         part of the network ``bus`` lies in (each substation with its feeders, or substations and
-        feeders joined by a closed tie: :mod:`twin.grid.subnetwork`), its normally closed devices
-        closed, made when a fault there first needs it and kept while the ties stay as they are.
+        feeders joined by a closed tie: :mod:`twin.grid.subnetwork`), made when a fault there first
+        needs it: a part no tie joins with its normally closed devices closed (kept), one a closed
+        tie joins with its devices as they stand (a back-feed's isolation points are open).
         Devices opened elsewhere change a fault's current little; a fault whose own section is dead
         carries none (see :meth:`protection_response`)."""
         from twin.grid.powerflow import prepare
@@ -198,10 +199,15 @@ class GridState:
             self._thevenin = self._thevenin if isinstance(self._thevenin, dict) else {}
         label = int(self._split.bus_label[self.net.bus.position(bus)])
         rows = self._split.rows(label)
-        key = (layout, rows["bus"].tobytes())
+        normal_open = np.asarray(self.net.switch["normal_open"], bool)[rows["switch"]]
+        if (normal_open & ~self.switch_open[rows["switch"]]).any():
+            states = self.switch_open[rows["switch"]]  # joined by a tie: as it stands (the isolation points open)
+        else:
+            states = apart[rows["switch"]]  # a part untouched by a tie: its normal model, kept
+        key = (rows["bus"].tobytes(), states.tobytes())
         if key not in self._thevenin:
             net = self._split.network(label, rows)
-            prep = prepare(net.replace(switch=net.switch.with_columns(open=apart[rows["switch"]])))
+            prep = prepare(net.replace(switch=net.switch.with_columns(open=states)))
             self._thevenin[key] = thevenin(prep, v_prefault=prep.solve_voltages()[0])
         return self._thevenin[key]
 
