@@ -10,6 +10,9 @@ interfaces and a clock, with the outage store that outlives a crash.
   management with every other report;
 * outage management hears the model's changes, the AMI head-end and the call centre, and never
   predicts a device SCADA shows closed;
+* every control SCADA sends, and every crew sent to switch, is first checked by the switching desk
+  (:class:`~twin.idms.switching.desk.SwitchingDesk`: clearances, known faults); crews' found
+  faults are known faults there until repaired;
 * the alarm list and the outage records are kept in the :class:`~twin.idms.oms.store.OutageStore`
   (SQLite, WAL): :meth:`Idms.start` on a store that holds records takes them up again (a restart
   after a crash), acknowledgements included.
