@@ -82,6 +82,7 @@ class FlisrCase:
     normal_order: str = ""
     plan_ms: float = float("nan")
     repaired: bool = False
+    powered_again: bool = False  # the faulted zones have had power again (the repair done, or never needed)
     notes: list[str] = field(default_factory=list)
 
 
@@ -351,25 +352,26 @@ class Flisr:
     def _on_change(self, change) -> None:
         if change.open or not len(change.regained):
             return
-        for case in self.cases:
-            if case.state == "restored" and case.restoration is not None and case.restoration.ties \
-                    and not case.normal_order:
-                self._maybe_normal(case)
-            if case.state in ("restored", "nothing", "failed") and case.isolation is not None \
-                    and self.idms.model.energised_buses()[case.isolation.faulted].all():
-                self.desk.clear_fault(f"flisr:{case.id}")
-                if case.state == "nothing" or not case.restoration or not case.restoration.ties:
-                    self._open_case.pop(case.device, None)
+        pending = [c for c in self.cases if c.isolation is not None and not c.powered_again
+                   and c.state in ("restored", "nothing", "failed")]
+        if not pending:
+            return
+        live = self.idms.model.energised_buses()  # once per change, for every case still waiting
+        for case in pending:
+            if not live[case.isolation.faulted].all():
+                continue
+            case.powered_again = True
+            self.desk.clear_fault(f"flisr:{case.id}")
+            if case.state == "restored" and case.restoration is not None and case.restoration.ties:
+                self._back_to_normal(case)
+            else:
+                self._open_case.pop(case.device, None)
 
-    def _maybe_normal(self, case: FlisrCase) -> None:
-        """Once the faulted zones have power again, put the back-fed sections back on their feeder."""
+    def _back_to_normal(self, case: FlisrCase) -> None:
+        """The faulted zones have power again: put the back-fed sections back on their feeder."""
         order = self.desk.orders.get(case.order)
-        if order is None or order.state != OrderState.done:
+        if order is None or order.state != OrderState.done or case.normal_order:
             return
-        live = self.idms.model.energised_buses()
-        if not live[case.isolation.faulted].all():
-            return
-        self.desk.clear_fault(f"flisr:{case.id}")
         conn, states = self.desk.connectivity, self.idms.model.open
         steps = []
         for point, tie, split in case.restoration.ties:
